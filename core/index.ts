@@ -1,0 +1,12 @@
+/** The tensor core: Tensor, ops (with gradients), autograd, backends, random numbers. */
+export { Tensor, type Scalar, type TensorOrScalar } from './tensor.ts';
+export * from './ops/index.ts';
+export { attach, noGrad, withGradEnabled, isGradEnabled, GradNode, type GradRule, type BackwardOptions } from './autograd.ts';
+export * from './backend.ts';
+export { ReferenceBackend, ReferenceStorage, type ReferenceBackendOptions } from './backends/reference.ts';
+export { getDefaultBackend, setDefaultBackend, withBackend } from './backends/default.ts';
+export { Generator, defaultGenerator, manualSeed, type GeneratorState, type RandomOptions } from './random.ts';
+export { TensorError, ShapeError, ArgumentError, DtypeError } from './errors.ts';
+export { broadcastShapes, sizeOf, contiguousStrides, type Shape } from './shape.ts';
+export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismatch } from './gradcheck.ts';
+export { erf } from './math.ts';

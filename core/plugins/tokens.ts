@@ -1,0 +1,50 @@
+/**
+ * Typed injection tokens, one per plugin kind. A recipe asks the container for a token,
+ * never for a concrete class; a plugin registers its implementation under one.
+ * (The container and the remaining kinds' interfaces are the framework layer's.)
+ */
+import type { InjectionToken } from 'tsyringe';
+import type { Backend } from '../backend.ts';
+
+/** An image on the host: height x width x channels, row-major (HWC), values in [0, 1]. */
+export interface Image {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly data: Float32Array;
+}
+
+/** Turns a lighting map and a segmentation map into one condition image. */
+export interface ConditionBlender {
+  /** The name a config uses to pick this blender (`alpha`, `multiply`, ...). */
+  readonly name: string;
+  blend(lighting: Image, segmentation: Image, options?: Readonly<Record<string, unknown>>): Image;
+}
+
+/** Derives a condition image from a picture (edges, depth, ...). */
+export interface ConditionExtractor {
+  readonly name: string;
+  extract(image: Image, options?: Readonly<Record<string, unknown>>): Image;
+}
+
+/** Random access to samples (loaded lazily: images are read when asked for). */
+export interface Dataset<T = unknown> {
+  readonly name: string;
+  readonly length: number;
+  get(index: number): Promise<T>;
+}
+
+export const TOKENS = {
+  Backend: Symbol('Backend') as InjectionToken<Backend>,
+  VAE: Symbol('VAE') as InjectionToken<unknown>,
+  UNet: Symbol('UNet') as InjectionToken<unknown>,
+  TextEncoder: Symbol('TextEncoder') as InjectionToken<unknown>,
+  ControlNet: Symbol('ControlNet') as InjectionToken<unknown>,
+  Adapter: Symbol('Adapter') as InjectionToken<unknown>,
+  NoiseScheduler: Symbol('NoiseScheduler') as InjectionToken<unknown>,
+  Sampler: Symbol('Sampler') as InjectionToken<unknown>,
+  ConditionBlender: Symbol('ConditionBlender') as InjectionToken<ConditionBlender>,
+  ConditionExtractor: Symbol('ConditionExtractor') as InjectionToken<ConditionExtractor>,
+  Dataset: Symbol('Dataset') as InjectionToken<Dataset>,
+  TelemetrySink: Symbol('TelemetrySink') as InjectionToken<unknown>,
+} as const;
