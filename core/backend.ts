@@ -81,6 +81,25 @@ export interface NormRowsResult {
   rstd: Storage;
 }
 
+/** Hyper-parameters of one Adam/AdamW update (PyTorch's formulas). */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** true: AdamW's decoupled decay (p -= lr * wd * p); false: Adam's L2 (g += wd * p). */
+  decoupled: boolean;
+  /** The 1-based step number, for bias correction. */
+  step: number;
+}
+
+export interface AdamState {
+  param: Storage;
+  m: Storage;
+  v: Storage;
+}
+
 export interface Backend {
   /** A short name (`reference`, `gpujs:webasm`...) used in errors and benchmarks. */
   readonly name: string;
@@ -148,4 +167,8 @@ export interface Backend {
   gatherRows(table: Storage, indices: Storage, count: number, dim: number): Storage;
   /** Gradient of gatherRows, gather-style: row v sums gy over the positions whose index is v. */
   gatherRowsGrad(gy: Storage, indices: Storage, count: number, vocab: number, dim: number): Storage;
+
+  // ---- optimisers ----------------------------------------------------------------------
+  /** One fused Adam/AdamW update of a parameter: returns the new parameter and moments. */
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): AdamState;
 }

@@ -8,7 +8,7 @@
  */
 import ndarray from 'ndarray';
 import type {
-  Backend, BinaryOp, Conv2dGeometry, NormRowsResult, Pool2dGeometry, ReduceOp, Storage, StridedView, UnaryOp,
+  AdamHyper, AdamState, Backend, BinaryOp, Conv2dGeometry, NormRowsResult, Pool2dGeometry, ReduceOp, Storage, StridedView, UnaryOp,
 } from '../backend.ts';
 import { ArgumentError } from '../errors.ts';
 import { binaryFn, unaryDeriv, unaryFn } from '../math.ts';
@@ -498,6 +498,29 @@ export class ReferenceBackend implements Backend {
       for (let d = 0; d < dim; d++) acc[row + d]! += G[i * dim + d]!;
     }
     return this.upload(acc);
+  }
+
+  // ---- optimisers ----------------------------------------------------------------------
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, h: AdamHyper): AdamState {
+    const P = this.data(param);
+    const G = this.data(grad);
+    const M = this.data(m);
+    const V = this.data(v);
+    const out = { param: this.alloc(P.length), m: this.alloc(P.length), v: this.alloc(P.length) };
+    const c1 = 1 - h.beta1 ** h.step;
+    const c2 = 1 - h.beta2 ** h.step;
+    for (let i = 0; i < P.length; i++) {
+      let p = P[i]!;
+      let g = G[i]!;
+      if (h.decoupled) p -= h.lr * h.weightDecay * p;
+      else g += h.weightDecay * p;
+      const mi = h.beta1 * M[i]! + (1 - h.beta1) * g;
+      const vi = h.beta2 * V[i]! + (1 - h.beta2) * g * g;
+      out.param.data[i] = p - (h.lr * (mi / c1)) / (Math.sqrt(vi / c2) + h.eps);
+      out.m.data[i] = mi;
+      out.v.data[i] = vi;
+    }
+    return out;
   }
 }
 
