@@ -17,9 +17,10 @@ export type TensorOrScalar = Tensor | number;
 export class Tensor {
   readonly dtype = 'float32' as const;
   readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly offset: number;
-  readonly storage: Storage;
+  // Rebound only by setData (parameter updates); never mutated in place.
+  strides: readonly number[];
+  offset: number;
+  storage: Storage;
   /** Accumulated gradient, set by backward() on leaves (and on non-leaves after retainGrad()). */
   grad: Tensor | null = null;
   /** An optional label shown in errors (modules name their parameters). */
@@ -138,6 +139,25 @@ export class Tensor {
   }
   zeroGrad(): void {
     this.grad = null;
+  }
+  /**
+   * Rebinds this leaf to `values` (torch's `param.data = values`): how optimisers update
+   * parameters, since kernels never write into an existing storage. Views taken earlier
+   * keep the old values.
+   */
+  setData(values: Tensor): this {
+    if (this._gradFn) throw new TensorError('setData: only leaf tensors can be rebound (this one was computed by an op)');
+    if (values.backend !== this.backend) {
+      throw new ArgumentError(`setData: values live on backend '${values.backend.name}', this tensor on '${this.backend.name}'`);
+    }
+    if (values.ndim !== this.ndim || values.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ArgumentError(`setData: values of shape ${fmtShape(values.shape)} cannot replace a tensor of shape ${fmtShape(this.shape)}`);
+    }
+    const src = values.contiguous();
+    this.storage = src.storage;
+    this.strides = src.strides;
+    this.offset = src.offset;
+    return this;
   }
 
   // ---- creation alike --------------------------------------------------------------------
