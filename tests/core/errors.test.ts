@@ -44,7 +44,7 @@ describe('clear errors', () => {
   });
 
   it('wrong dtypes and malformed data are refused', () => {
-    expect(() => T.tensor(new BigInt64Array(2))).toThrow(T.DtypeError);
+    expect(() => T.tensor(new BigInt64Array(2) as unknown as Float32Array)).toThrow(T.DtypeError);
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged nesting at \[1\]/);
     expect(() => T.tensor([1, 'a' as unknown as number])).toThrow(/element \[1\] is string, expected a number/);
     expect(() => T.tensor(new Float32Array(4), [3])).toThrow(/shape \[3\] holds 3 values, but the array has 4/);
