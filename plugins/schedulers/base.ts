@@ -29,7 +29,7 @@ export function perSample(values: readonly number[], like: Tensor, op: string): 
     throw new ArgumentError(`${op}: ${values.length} timesteps for a tensor of shape [${like.shape.join(', ')}] (need 1 or one per sample along axis 0)`);
   }
   const shape = [batch, ...Array.from({ length: like.ndim - 1 }, () => 1)];
-  return tensor(Float32Array.from(values), shape, { backend: like.backend });
+  return tensor(Float64Array.from(values), shape, { backend: like.backend });
 }
 
 export function checkSameShape(op: string, a: Tensor, aName: string, b: Tensor, bName: string): void {
@@ -155,6 +155,6 @@ export abstract class DiscreteScheduler<C extends BaseSchedulerConfig = BaseSche
         default: throw new ArgumentError(`${this.name}.minSnrLossWeights: unknown predictionType '${String(predictionType)}'`);
       }
     });
-    return tensor(Float32Array.from(weights), [weights.length], backend ? { backend } : undefined);
+    return tensor(Float64Array.from(weights), [weights.length], backend ? { backend } : undefined);
   }
 }

@@ -53,7 +53,7 @@ export function thresholdSample(x: Tensor, ratio: number, maxValue: number): Ten
   const batch = x.shape[0] ?? 1;
   const values = x.toFloat64Array();
   const per = values.length / batch;
-  const out = new Float32Array(values.length);
+  const out = new Float64Array(values.length);
   for (let b = 0; b < batch; b++) {
     const row = values.subarray(b * per, (b + 1) * per);
     const sorted = Float64Array.from(row, Math.abs).sort();
