@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Generator, rand, randn } from '../../core/index.ts';
 import {
@@ -8,7 +9,7 @@ import {
   type NoiseScheduler,
   type PredictionType,
 } from '../../plugins/schedulers/index.ts';
-import { gaussianOutput, maxAbsDiff, oracleOutput, runSampler } from './helpers.ts';
+import { abarAt, gaussianOutput, maxAbsDiff, oracleOutput, runSampler } from './helpers.ts';
 
 const SD15 = { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012 } as const;
 const SHAPE = [2, 3, 4, 4];
@@ -36,6 +37,46 @@ describe('with an oracle model (one that knows x0) every sampler returns x0', ()
       });
     }
   }
+
+  it('property: for any schedule, spacing, step count, prediction type and sampler, every step infers x0 and the run ends at x0', () => {
+    const small = rand([1, 2, 2, 2], { low: -0.9, high: 0.9, seed: 8 });
+    fc.assert(fc.property(
+      fc.constantFrom('ddpm', 'ddim', 'euler', 'dpm', 'dpm-sde', 'dpm-heun'),
+      fc.constantFrom('linear' as const, 'scaled_linear' as const, 'squaredcos_cap_v2' as const),
+      fc.constantFrom('leading' as const, 'trailing' as const, 'linspace' as const),
+      fc.constantFrom<PredictionType>('epsilon', 'v_prediction', 'sample'),
+      fc.integer({ min: 1, max: 25 }),
+      fc.integer({ min: 0, max: 1 }),
+      fc.integer({ min: 0, max: 1000 }),
+      (kind, betaSchedule, timestepSpacing, predictionType, steps, stepsOffset, seed) => {
+        const base = { betaSchedule, timestepSpacing, predictionType, stepsOffset, numTrainTimesteps: 200 };
+        const s: NoiseScheduler =
+          kind === 'ddpm' ? new DDPMScheduler(base)
+          : kind === 'ddim' ? new DDIMScheduler(base)
+          : kind === 'euler' ? new EulerDiscreteScheduler(base)
+          : new DPMSolverMultistepScheduler({ ...base, algorithmType: kind === 'dpm-sde' ? 'sde-dpmsolver++' : 'dpmsolver++', solverType: kind === 'dpm-heun' ? 'heun' : 'midpoint' });
+        const gen = new Generator(seed);
+        s.setTimesteps(steps);
+        let x = randn([1, 2, 2, 2], { generator: gen }).mul(s.initNoiseSigma);
+        let worstX0 = 0;
+        s.timesteps.forEach((t, i) => {
+          const input = s.scaleModelInput(x, t);
+          const r = s.step(oracleOutput(predictionType, small, input, abarAt(s, i, t)), t, x, { generator: gen, eta: seed % 2 });
+          worstX0 = Math.max(worstX0, maxAbsDiff(r.predOriginalSample!, small));
+          x = r.prevSample;
+        });
+        // DDPM / DDIM end clean only when the last step's previous timestep is before 0
+        // (with trailing spacing it can be t = 0 itself, at abar_0 < 1, as in diffusers).
+        const last = s.timesteps[s.timesteps.length - 1]!;
+        const endsClean = !(s instanceof DDPMScheduler || s instanceof DDIMScheduler) || last - Math.floor(200 / steps) < 0;
+        // float32 rounding of x_T (about sigma_max in size) is amplified by up to sigma_max when x0 is
+        // inferred: squaredcos_cap_v2 at 200 steps reaches sigma ~ 4000 (why DPM-Solver has lambdaMinClipped).
+        const abarMin = s.alphasCumprod[199]!;
+        const tol = 1e-3 + 3e-6 * Math.sqrt((1 - abarMin) / abarMin);
+        return worstX0 < tol && (!endsClean || maxAbsDiff(x, small) < tol);
+      },
+    ), { numRuns: 200 });
+  });
 
   it('DDIM with eta = 0.7 (stochastic) still lands on x0 (set_alpha_to_one)', () => {
     const s = new DDIMScheduler({ ...SD15, predictionType: 'v_prediction' });

@@ -7,6 +7,7 @@ interface Fixture {
   ddim: { spacing: 'leading' | 'trailing' | 'linspace'; N: number; n: number; offset: number; timesteps: number[] }[];
   euler: { spacing: 'leading' | 'trailing' | 'linspace'; n: number; offset: number; karras: boolean; timesteps: number[]; sigmas: number[] }[];
   dpm: { spacing: 'leading' | 'trailing' | 'linspace'; n: number; offset: number; karras: boolean; timesteps: number[]; sigmas: number[] }[];
+  dpm_clipped: { lambda_min_clipped: number; last_timestep: number; timesteps: number[] }[];
 }
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/timesteps.json', import.meta.url), 'utf8')) as Fixture;
 const SD15 = { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012 } as const;
@@ -45,6 +46,13 @@ describe('inference timesteps match diffusers', () => {
     s.setTimesteps(f.n);
     expect(s.timesteps).toEqual(f.timesteps);
     expectClose(s.sigmas, f.sigmas, 1e-9);
+  });
+
+  it.each(fixture.dpm_clipped.map((f) => [f.lambda_min_clipped, f] as const))('DPM-Solver++ on squaredcos_cap_v2 with lambdaMinClipped %d cuts the noisiest timesteps', (_c, f) => {
+    const s = new DPMSolverMultistepScheduler({ betaSchedule: 'squaredcos_cap_v2', lambdaMinClipped: f.lambda_min_clipped });
+    s.setTimesteps(10);
+    expect(s.timesteps).toEqual(f.timesteps);
+    expect(s.timesteps[0]).toBe(f.last_timestep - 1);
   });
 
   it('before setTimesteps the timesteps are all training steps, descending', () => {
