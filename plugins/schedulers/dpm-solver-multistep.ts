@@ -229,6 +229,8 @@ export class DPMSolverMultistepScheduler extends DiscreteScheduler<DPMSolverMult
   override addNoise(originalSamples: Tensor, noise: Tensor, timesteps: Timesteps): Tensor {
     const op = 'dpmpp-2m.addNoise';
     checkSameShape(op, originalSamples, 'originalSamples', noise, 'noise');
+    // Before setTimesteps there is no inference schedule to look timesteps up in: use the
+    // training forward process at t (the same alpha_t, sigma_t a schedule would give there).
     if (this.numInferenceSteps === null) return super.addNoise(originalSamples, noise, timesteps);
     const ts = timestepValues(timesteps, op);
     const indices = ts.map((t) => (this.beginIdx === null ? indexForTimestep(op, this.timesteps, t) : this.stepIdx ?? this.beginIdx!));

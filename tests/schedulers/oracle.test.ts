@@ -187,7 +187,8 @@ describe('convergence on Gaussian data (exact denoiser, closed-form ODE solution
     const euler = steps.map((n) => error(new EulerDiscreteScheduler(karras), n));
     const ddim = steps.map((n) => error(new DDIMScheduler({ ...SD15, clipSample: false, setAlphaToOne: false }), n));
     const dpm = steps.map((n) => error(new DPMSolverMultistepScheduler(karras), n));
-    console.log('Gaussian-data ODE error (max abs) at 10/20/40 steps:', { euler, ddim, dpm });
+    const heun = steps.map((n) => error(new DPMSolverMultistepScheduler({ ...karras, solverType: 'heun' }), n));
+    console.log('Gaussian-data ODE error (max abs) at 10/20/40 steps:', { euler, ddim, dpm, heun });
     for (const e of [euler, ddim]) {
       expect(e[0]! / e[1]!).toBeGreaterThan(1.6);
       expect(e[1]! / e[2]!).toBeGreaterThan(1.6);
@@ -196,6 +197,8 @@ describe('convergence on Gaussian data (exact denoiser, closed-form ODE solution
     expect(dpm[0]! / dpm[1]!).toBeGreaterThan(3.3);
     expect(dpm[1]! / dpm[2]!).toBeGreaterThan(3.3);
     expect(dpm[0]!).toBeLessThan(euler[0]! / 3);
+    expect(heun[0]! / heun[1]!).toBeGreaterThan(3.3);
+    expect(heun[1]! / heun[2]!).toBeGreaterThan(3.3);
   });
 
   it('epsilon and v_prediction models of the same denoiser give the same DPM-Solver++ result', () => {

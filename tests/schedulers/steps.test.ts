@@ -59,6 +59,19 @@ describe('one step, against the formulas evaluated by hand', () => {
     expect(() => s.step(out, 300, x, { eta: -1 })).toThrow(/ddim.step: eta must be >= 0/);
   });
 
+  it('DDIM useClippedModelOutput recomputes eps from the clipped x0', () => {
+    const s = new DDIMScheduler({ ...SD15, predictionType: 'sample' }); // clipSample defaults to true
+    s.setTimesteps(20);
+    const a = s.alphasCumprod[300]!;
+    const ap = s.alphasCumprod[250]!;
+    const raw = tensor([2, -0.5, -3], { backend });
+    const clipped = [1, -0.5, -1];
+    const epsOf = (x0: number[]) => vals(x).map((xi, i) => (xi - Math.sqrt(a) * x0[i]!) / Math.sqrt(1 - a));
+    const want = (eps: number[]) => clipped.map((c, i) => Math.sqrt(ap) * c + Math.sqrt(1 - ap) * eps[i]!);
+    expectValues(vals(s.step(raw, 300, x).prevSample), want(epsOf([2, -0.5, -3])));
+    expectValues(vals(s.step(raw, 300, x, { useClippedModelOutput: true }).prevSample), want(epsOf(clipped)));
+  });
+
   it('Euler: input scaled by 1/sqrt(sigma^2 + 1); x + (x - x0)/sigma * (sigma_next - sigma)', () => {
     const s = new EulerDiscreteScheduler(SD15);
     s.setTimesteps(5);
@@ -100,6 +113,25 @@ describe('one step, against the formulas evaluated by hand', () => {
     const e = Math.exp(-h2) - 1;
     const x2 = x1.map((xi, i) => (as(g2).s / as(g1).s) * xi - as(g2).a * e * m1[i]! - 0.5 * as(g2).a * e * d1[i]!);
     expectValues(vals(s.step(out2, s.timesteps[1]!, first).prevSample), x2, 10);
+  });
+
+  it('SDE-DPM-Solver++(2M): x_t = (sigma_t/sigma_s) e^-h x + alpha_t (1 - e^-2h)(D0 + D1/2) + sigma_t sqrt(1 - e^-2h) z', () => {
+    const s = new DPMSolverMultistepScheduler({ ...SD15, algorithmType: 'sde-dpmsolver++' });
+    s.setTimesteps(5);
+    const as = (sig: number) => ({ a: 1 / Math.sqrt(sig * sig + 1), s: sig / Math.sqrt(sig * sig + 1) });
+    const lam = (sig: number) => Math.log(as(sig).a) - Math.log(as(sig).s);
+    const [g0, g1, g2] = [s.sigmas[0]!, s.sigmas[1]!, s.sigmas[2]!];
+    const m0 = vals(x).map((xi, i) => (xi - as(g0).s * vals(out)[i]!) / as(g0).a);
+    const h1 = lam(g1) - lam(g0);
+    const x1 = vals(x).map((xi, i) => (as(g1).s / as(g0).s) * Math.exp(-h1) * xi + as(g1).a * (1 - Math.exp(-2 * h1)) * m0[i]! + as(g1).s * Math.sqrt(1 - Math.exp(-2 * h1)) * vals(z)[i]!);
+    const first = s.step(out, s.timesteps[0]!, x, { varianceNoise: z }).prevSample;
+    expectValues(vals(first), x1, 10);
+    const m1 = x1.map((xi, i) => (xi - as(g1).s * vals(out)[i]!) / as(g1).a);
+    const h2 = lam(g2) - lam(g1);
+    const d1 = m1.map((v, i) => (v - m0[i]!) / (h1 / h2));
+    const e2 = 1 - Math.exp(-2 * h2);
+    const x2 = x1.map((xi, i) => (as(g2).s / as(g1).s) * Math.exp(-h2) * xi + as(g2).a * e2 * (m1[i]! + 0.5 * d1[i]!) + as(g2).s * Math.sqrt(e2) * vals(z)[i]!);
+    expectValues(vals(s.step(out, s.timesteps[1]!, first, { varianceNoise: z }).prevSample), x2, 10);
   });
 
   it('a finished schedule, a timestep not in it, or DDIM without setTimesteps are errors', () => {
