@@ -59,6 +59,16 @@ export function spacedTimesteps(spacing: BaseSchedulerConfig['timestepSpacing'],
   }
 }
 
+/** Finds a timestep in the inference schedule (the second match if it repeats, as diffusers). */
+export function indexForTimestep(op: string, schedule: readonly number[], timestep: number): number {
+  const matches: number[] = [];
+  for (let i = 0; i < schedule.length; i++) if (Math.abs(schedule[i]! - timestep) <= 1e-4 * Math.max(1, Math.abs(timestep))) matches.push(i);
+  if (matches.length === 0) {
+    throw new ArgumentError(`${op}: timestep ${timestep} is not in the inference schedule [${schedule.slice(0, 4).join(', ')}${schedule.length > 4 ? ', ...' : ''}] (call setTimesteps and pass its timesteps)`);
+  }
+  return matches.length > 1 ? matches[1]! : matches[0]!;
+}
+
 export abstract class DiscreteScheduler<C extends BaseSchedulerConfig = BaseSchedulerConfig> implements NoiseScheduler {
   abstract readonly name: string;
   readonly config: Readonly<C>;

@@ -6,10 +6,9 @@
  * order on the final step(s) for stability when few steps are used.
  */
 import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, perSample, timestepValues } from './base.ts';
+import { DiscreteScheduler, checkSameShape, indexForTimestep, perSample, timestepValues } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { arange, interpIndex, linspace, roundHalfEven } from './betas.ts';
-import { indexForTimestep } from './euler-discrete.ts';
 import { thresholdSample } from './prediction.ts';
 import { alphaSigmaOf, karrasSigmas, sigmaToT, sigmasOf } from './sigmas.ts';
 import type { BaseSchedulerConfig, NoiseSchedulerPlugin, StepOptions, StepResult, Timesteps } from './types.ts';

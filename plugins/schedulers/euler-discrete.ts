@@ -5,7 +5,7 @@
  * start from noise times initNoiseSigma.
  */
 import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, perSample, spacedTimesteps, timestepValues } from './base.ts';
+import { DiscreteScheduler, checkSameShape, indexForTimestep, perSample, spacedTimesteps, timestepValues } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { interpIndex } from './betas.ts';
 import { karrasSigmas, sigmaToT, sigmasOf } from './sigmas.ts';
@@ -33,16 +33,6 @@ export const EULER_DEFAULTS: Readonly<EulerDiscreteConfig> = Object.freeze({
 
 const ENUMS = { interpolationType: ['linear'], finalSigmasType: ['zero', 'sigma_min'] };
 
-/** Finds a timestep in the inference schedule (the second match if it repeats, as diffusers). */
-export function indexForTimestep(op: string, schedule: readonly number[], timestep: number): number {
-  const matches: number[] = [];
-  for (let i = 0; i < schedule.length; i++) if (Math.abs(schedule[i]! - timestep) <= 1e-4 * Math.max(1, Math.abs(timestep))) matches.push(i);
-  if (matches.length === 0) {
-    throw new ArgumentError(`${op}: timestep ${timestep} is not in the inference schedule [${schedule.slice(0, 4).join(', ')}${schedule.length > 4 ? ', ...' : ''}] (call setTimesteps and pass its timesteps)`);
-  }
-  return matches.length > 1 ? matches[1]! : matches[0]!;
-}
-
 export class EulerDiscreteScheduler extends DiscreteScheduler<EulerDiscreteConfig> {
   readonly name = 'euler';
   /** The inference sigmas, descending, with the final sigma appended (length steps + 1). */
@@ -56,7 +46,6 @@ export class EulerDiscreteScheduler extends DiscreteScheduler<EulerDiscreteConfi
     if (this.config.rescaleBetasZeroSnr) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
     const trainSigmas = Array.from(sigmasOf(this.alphasCumprod)).reverse();
     this.sigmas = Float64Array.from([...trainSigmas, 0]);
-    this.timesteps = Array.from({ length: this.numTrainTimesteps }, (_, i) => this.numTrainTimesteps - 1 - i);
   }
 
   static fromDiffusersConfig(json: Readonly<Record<string, unknown>>): EulerDiscreteScheduler {

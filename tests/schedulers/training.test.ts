@@ -69,6 +69,22 @@ describe('forward process: addNoise and getVelocity', () => {
     expect(() => e.addNoise(x0, noise, 123)).toThrow(/euler.addNoise: timestep 123 is not in the inference schedule/);
   });
 
+  it('img2img: after setBeginIndex, addNoise and the first step use that index of the schedule', () => {
+    for (const sch of [new EulerDiscreteScheduler(SD15), new DPMSolverMultistepScheduler(SD15)]) {
+      sch.setTimesteps(10);
+      sch.setBeginIndex(6);
+      const t = sch.timesteps[6]!;
+      const noisy = sch.addNoise(x0, noise, t);
+      const sigma = sch.sigmas[6]!;
+      const want = sch instanceof EulerDiscreteScheduler
+        ? x0.add(noise.mul(sigma))
+        : x0.mul(1 / Math.sqrt(1 + sigma * sigma)).add(noise.mul(sigma / Math.sqrt(1 + sigma * sigma)));
+      expect(maxAbsDiff(noisy, want)).toBeLessThan(1e-5);
+      sch.step(noise, t, noisy);
+      expect(sch.stepIndex).toBe(7);
+    }
+  });
+
   it('DPM-Solver addNoise at a scheduled timestep equals the VP forward process at that timestep', () => {
     const d = new DPMSolverMultistepScheduler(SD15);
     d.setTimesteps(10);
