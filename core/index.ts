@@ -10,3 +10,4 @@ export { TensorError, ShapeError, ArgumentError, DtypeError } from './errors.ts'
 export { broadcastShapes, sizeOf, contiguousStrides, type Shape } from './shape.ts';
 export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismatch } from './gradcheck.ts';
 export { erf } from './math.ts';
+export * from './nn/index.ts';
