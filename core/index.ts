@@ -11,3 +11,4 @@ export { broadcastShapes, sizeOf, contiguousStrides, type Shape } from './shape.
 export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismatch } from './gradcheck.ts';
 export { erf } from './math.ts';
 export * from './nn/index.ts';
+export * from './optim/index.ts';
