@@ -12,3 +12,4 @@ export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismat
 export { erf } from './math.ts';
 export * from './nn/index.ts';
 export * from './optim/index.ts';
+export * from './io/index.ts';
