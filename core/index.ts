@@ -13,3 +13,5 @@ export { erf } from './math.ts';
 export * from './nn/index.ts';
 export * from './optim/index.ts';
 export * from './io/index.ts';
+export * from './plugins/index.ts';
+export * from './telemetry/index.ts';
