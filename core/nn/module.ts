@@ -84,7 +84,9 @@ export class Module {
       this._parameters.set(name, null);
       return tensor;
     }
-    const p = (isDenseLeaf(tensor) ? tensor : tensor.contiguous().detach().clone().detach()) as Tensor;
+    // A parameter must own a dense storage (updates swap it): views and computed tensors are copied or detached.
+    const leaf = tensor.isLeaf ? tensor : tensor.detach();
+    const p: Tensor = isDenseLeaf(leaf) ? leaf : leaf.contiguous().detach();
     p.requiresGrad = true;
     p.name ??= name;
     this._parameters.set(name, p);

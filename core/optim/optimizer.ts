@@ -6,7 +6,7 @@
 import { ArgumentError, TensorError, fmtShape } from '../errors.ts';
 import { sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { copyInto } from '../nn/parameter.ts';
+import { copyInto, isDenseLeaf } from '../nn/parameter.ts';
 
 export type Hyper = Record<string, number | boolean>;
 
@@ -45,7 +45,9 @@ export abstract class Optimizer<H extends Hyper> {
       const ps = [...g.params];
       for (const p of ps) {
         if (seen.has(p)) throw new ArgumentError(`${this.constructor.name}: a parameter (${p.name ?? fmtShape(p.shape)}) appears twice (group ${gi})`);
-        if (!p.isLeaf) throw new ArgumentError(`${this.constructor.name}: can only optimise leaf tensors, ${p.name ?? fmtShape(p.shape)} is computed`);
+        if (!isDenseLeaf(p)) {
+          throw new ArgumentError(`${this.constructor.name}: can only optimise dense leaf tensors (parameters), ${p.name ?? fmtShape(p.shape)} is computed or a view`);
+        }
         seen.add(p);
       }
       return { ...defaults, ...g, params: ps } as ParamGroup<H>;

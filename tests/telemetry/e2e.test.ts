@@ -79,13 +79,19 @@ describe('telemetry end to end', () => {
     }
     const { x, y } = await batch(dataset, 0, 8);
     telemetry.bus.emit({ type: 'eval', step: config.steps, metrics: { mse: noGrad(() => mseLoss(model.forward(x), y).item()) } });
+    // a sample image: the model's output for the first eval input, written as a PNG
+    const pred = noGrad(() => model.forward(x.slice(0, 0, 1)).clamp(0, 1)).toArray();
+    const samplePath = join(dir, 'run', 'sample-40.png');
+    await sharp(Buffer.from(Uint8Array.from(pred, (v) => Math.round(v * 255))), { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(samplePath);
+    telemetry.bus.emit({ type: 'sample', step: config.steps, paths: [samplePath] });
     const ckpt = join(dir, 'run', 'model.safetensors');
     await saveModule(ckpt, model);
     telemetry.bus.emit({ type: 'checkpoint', step: config.steps, path: ckpt });
     await telemetry.close();
 
-    // the stream: run_start, 40 steps, eval, checkpoint, run_end
-    expect(seen.map((e) => e.type)).toEqual(['run_start', ...Array(config.steps).fill('step'), 'eval', 'checkpoint', 'run_end']);
+    // the stream: run_start, 40 steps, eval, sample, checkpoint, run_end
+    expect(seen.map((e) => e.type)).toEqual(['run_start', ...Array(config.steps).fill('step'), 'eval', 'sample', 'checkpoint', 'run_end']);
+    expect((await sharp(samplePath).metadata()).width).toBe(8);
     const steps = seen.filter((e): e is Extract<TrainingEvent, { type: 'step' }> => e.type === 'step');
     expect(steps.map((s) => s.step)).toEqual(Array.from({ length: config.steps }, (_, i) => i + 1));
     expect(steps[0]!.lr).toBe(0);

@@ -21,6 +21,8 @@ export class ProgressSink implements TelemetrySink {
   readonly name: string;
   private bar: cliProgress.SingleBar | null = null;
   private subs: Subscription[] = [];
+  /** The bar's current text fields (kept to redraw it after a warning). */
+  private fields = { loss: '--', lr: '--', speed: '--', etaText: '--' };
   /** The last line of values shown (tests and logs read it). */
   lastPayload: { step: number; total: number; loss: string; lr: string; eta: string } | null = null;
 
@@ -38,10 +40,16 @@ export class ProgressSink implements TelemetrySink {
           hideCursor: false,
           clearOnComplete: false,
         }, cliProgress.Presets.shades_classic);
-        this.bar.start(e.totalSteps ?? 0, 0, { loss: '--', lr: '--', speed: '--', etaText: '--' });
+        this.bar.start(e.totalSteps ?? 0, 0, this.fields);
       } else if (e.type === 'warning') {
-        this.bar?.stop();
+        // Print the warning on its own line, then redraw the bar below it where it was.
+        const bar = this.bar;
+        const at = bar ? bar.getProgress() * bar.getTotal() : 0;
+        bar?.stop();
         (this.options.stream ?? process.stderr).write(`warning: ${e.message}\n`);
+        if (bar) {
+          bar.start(bar.getTotal(), Math.round(at), this.fields);
+        }
       } else if (e.type === 'run_end') {
         this.bar?.stop();
       }
@@ -55,7 +63,8 @@ export class ProgressSink implements TelemetrySink {
       this.lastPayload = { step: s.step, total, loss: s.smoothedLoss.toPrecision(4), lr: s.lr.toExponential(2), eta: etaText };
       if (this.bar) {
         this.bar.setTotal(total);
-        this.bar.update(s.step, { loss: this.lastPayload.loss, lr: this.lastPayload.lr, speed: `${s.samplesPerSec.toFixed(1)} samples/s`, etaText });
+        this.fields = { loss: this.lastPayload.loss, lr: this.lastPayload.lr, speed: `${s.samplesPerSec.toFixed(1)} samples/s`, etaText };
+        this.bar.update(s.step, this.fields);
       }
     }));
   }
