@@ -178,6 +178,38 @@ export class Module {
     return m;
   }
 
+  /**
+   * Replaces the submodule at a dotted path (torch's set_submodule): how adapters such as
+   * LoRA wrap existing layers. The parent's fields that held the old module are pointed at
+   * the new one, so its forward() uses it. Returns the old module.
+   */
+  setSubmodule(path: string, module: Module): Module {
+    const cut = path.lastIndexOf('.');
+    const parent = this.getSubmodule(cut < 0 ? '' : path.slice(0, cut));
+    const name = path.slice(cut + 1);
+    const old = parent._modules.get(name);
+    if (!old) throw new ArgumentError(`${this.typeName}.setSubmodule: no submodule '${path}' to replace`);
+    if (!(module instanceof Module)) throw new ArgumentError(`${this.typeName}.setSubmodule: the replacement for '${path}' is not a Module`);
+    parent._modules.set(name, module);
+    parent.replaceReferences(old, module);
+    return old;
+  }
+
+  /** Points this module's own fields (and containers' item lists) from one submodule to another. */
+  protected replaceReferences(old: Module, replacement: Module): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(self)) if (self[key] === old) self[key] = replacement;
+  }
+
+  /** The submodules (dotted name and module) whose names match a pattern, optionally of one class. */
+  findModules<M extends Module = Module>(pattern: NamePattern, type?: abstract new (...args: never[]) => M): [string, M][] {
+    const out: [string, M][] = [];
+    for (const [name, m] of this.namedModules()) {
+      if (name !== '' && matchesPattern(pattern, name) && (!type || m instanceof type)) out.push([name, m as M]);
+    }
+    return out;
+  }
+
   // ---- state ---------------------------------------------------------------------------
   /** Parameters and persistent buffers by dotted name (the tensors themselves, not copies). */
   stateDict(): StateDict {

@@ -177,3 +177,43 @@ describe('layers', () => {
     expect(kept.length).toBeLessThan(600);
   });
 });
+
+describe('replacing submodules (how adapters wrap layers)', () => {
+  /** A LoRA-like wrapper: base(x) + extra(x), extra starting at zero. */
+  class Wrapped extends Module {
+    base: Linear;
+    extra: Linear;
+    constructor(base: Linear) {
+      super();
+      this.base = this.registerModule('base', base);
+      this.extra = this.registerModule('extra', new Linear(base.inFeatures, base.outFeatures, { bias: false, seed: 9 }));
+      init.zeros_(this.extra.weight);
+    }
+    forward(x: Tensor): Tensor {
+      return this.base.forward(x).add(this.extra.forward(x));
+    }
+  }
+
+  it('setSubmodule swaps fields, list items and state-dict names', () => {
+    const net = new Net();
+    const found = net.findModules('down_blocks.*.conv1', Conv2d);
+    expect(found.map(([n]) => n)).toEqual([
+      'down_blocks.0.resnets.0.conv1', 'down_blocks.0.resnets.1.conv1', 'down_blocks.1.resnets.0.conv1', 'down_blocks.1.resnets.1.conv1',
+    ]);
+    const x = randn([1, 4], { seed: 1 });
+    const before = net.proj.forward(x).toArray();
+    const old = net.setSubmodule('proj', new Wrapped(net.proj) as unknown as Linear);
+    expect(old).toBeInstanceOf(Linear);
+    expect(net.proj).toBeInstanceOf(Wrapped);
+    expect([...net.stateDict().keys()]).toContain('proj.base.weight');
+    expect(Array.from((net.proj as unknown as Wrapped).forward(x).toArray())).toEqual(Array.from(before));
+    const block = new Resnet(4, 1);
+    net.setSubmodule('down_blocks.1.resnets.0', block);
+    expect(net.down_blocks.at(1).resnets.at(0)).toBe(block);
+    expect(() => net.setSubmodule('down_blocks.1.nope', block)).toThrow(/no submodule 'nope' under 'down_blocks.1'|no submodule 'down_blocks.1.nope'/);
+    const seq = new Sequential(new Linear(2, 2, { seed: 1 }), new SiLU());
+    const relu = new GELU();
+    seq.setSubmodule('1', relu);
+    expect(seq.at(1)).toBe(relu);
+  });
+});

@@ -30,11 +30,14 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
   map<T>(fn: (m: M, i: number) => T): T[] {
     return this.items.map(fn);
   }
+  protected override replaceReferences(old: Module, replacement: Module): void {
+    this.items = this.items.map((m) => (m === old ? (replacement as M) : m));
+  }
 }
 
 /** Chains single-input modules: forward(x) = mN(...m1(m0(x))). */
 export class Sequential extends UnaryModule {
-  private readonly items: UnaryModule[];
+  private items: UnaryModule[];
 
   constructor(...modules: UnaryModule[]) {
     super();
@@ -51,5 +54,9 @@ export class Sequential extends UnaryModule {
   }
   forward(x: Tensor): Tensor {
     return this.items.reduce((h, m) => m.forward(h), x);
+  }
+  protected override replaceReferences(old: Module, replacement: Module): void {
+    if (!(replacement instanceof UnaryModule)) throw new ArgumentError('Sequential: a replacement must have a single-tensor forward (UnaryModule)');
+    this.items = this.items.map((m) => (m === old ? replacement : m));
   }
 }
