@@ -217,3 +217,22 @@ describe('replacing submodules (how adapters wrap layers)', () => {
     expect(seq.at(1)).toBe(relu);
   });
 });
+
+describe('buffers', () => {
+  it('persistent buffers are saved and loaded, non-persistent ones are not; neither is a parameter', () => {
+    class WithBuffers extends Module {
+      table = this.registerBuffer('table', tensor([1, 2, 3]));
+      scratch = this.registerBuffer('scratch', tensor([0]), false);
+      w = this.registerParameter('w', tensor([5]));
+    }
+    const m = new WithBuffers();
+    expect([...m.stateDict().keys()]).toEqual(['w', 'table']);
+    expect(m.parameters()).toEqual([m.w]);
+    expect(m.w.requiresGrad).toBe(true);
+    expect(m.table.requiresGrad).toBe(false);
+    m.loadStateDict(new Map([['w', tensor([6])], ['table', tensor([7, 8, 9])]]));
+    expect(Array.from(m.table.toArray())).toEqual([7, 8, 9]);
+    expect(() => m.registerParameter('table', tensor([1]))).toThrow(/'table' is already registered as another kind of member/);
+    expect(() => m.registerModule('a.b', new Module())).toThrow(/without dots/);
+  });
+});
