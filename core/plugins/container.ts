@@ -11,7 +11,10 @@
  */
 import 'reflect-metadata';
 import { type DependencyContainer, type InjectionToken, container as tsyringeRoot } from 'tsyringe';
-import { tokenKind } from './tokens.ts';
+import { TOKENS, tokenKind } from './tokens.ts';
+
+/** Where tsyringe's @inject keeps a class's parameter tokens. */
+const INJECTION_TOKENS_KEY = 'injectionTokens';
 
 /** Re-exported so plugins take them from here: this module loads reflect-metadata before tsyringe. */
 export { inject, injectable } from 'tsyringe';
@@ -152,6 +155,7 @@ export class PluginContainer {
     if ('useValue' in p) value = p.useValue;
     else if ('useFactory' in p) value = p.useFactory(this);
     else {
+      this.checkDependencies(r.name, p.useClass);
       try {
         value = this.di.resolve(p.useClass as unknown as Constructor<unknown>);
       } catch (e) {
@@ -163,6 +167,22 @@ export class PluginContainer {
     }
     r.instance = { value };
     return value;
+  }
+
+  /** Before tsyringe builds a class, names any @inject token nobody registered (tsyringe's own error does not). */
+  private checkDependencies(name: string, cls: Constructor<unknown>): void {
+    const tokens = (Reflect.getOwnMetadata(INJECTION_TOKENS_KEY, cls) ?? {}) as Record<string, unknown>;
+    for (const [index, descriptor] of Object.entries(tokens)) {
+      // @inject(TOKEN) stores { token, multiple, isOptional } (older tsyringe: the token itself).
+      const d = descriptor as { token?: unknown; isOptional?: boolean } | symbol;
+      if (typeof d === 'object' && d !== null && d.isOptional) continue;
+      const token = typeof d === 'object' && d !== null && 'token' in d ? d.token : d;
+      if (typeof token !== 'symbol' || !Object.values(TOKENS).includes(token as never)) continue;
+      if (!this.has(token as InjectionToken<unknown>)) {
+        const e = this.missing(token as InjectionToken<unknown>, undefined);
+        throw new PluginError(`could not construct '${name}' (${cls.name}): constructor parameter ${index} needs a ${tokenKind(token as InjectionToken<unknown>)}, but ${e.message}`);
+      }
+    }
   }
 
   private missing(token: InjectionToken<unknown>, name: string | undefined): PluginError {

@@ -75,6 +75,8 @@ describe('plugin container', () => {
     class NeedsArg {
       constructor(readonly x: number) {}
     }
+    c.register(TOKENS.Sampler, 'maker', { useClass: ConditionMaker });
+    expect(() => c.resolve(TOKENS.Sampler)).toThrow(/could not construct 'maker' \(ConditionMaker\): constructor parameter 0 needs a ConditionBlender, but no ConditionBlender plugin is registered\. Registered kinds: Sampler \(maker\)/);
     c.register(TOKENS.VAE, 'bad', { useClass: NeedsArg });
     expect(() => c.resolve(TOKENS.VAE)).toThrow(/could not construct 'bad' \(NeedsArg\).*@inject\(TOKEN\)/);
   });
