@@ -1,7 +1,8 @@
 /**
  * Typed injection tokens, one per plugin kind. A recipe asks the container for a token,
  * never for a concrete class; a plugin registers its implementation under one.
- * (The container and the remaining kinds' interfaces are the framework layer's.)
+ * Kinds whose interface is still `unknown` (the models, schedulers, sampler) are typed by the
+ * plugins that implement them; the container (container.ts) lists registrations by kind name.
  */
 import type { InjectionToken } from 'tsyringe';
 import type { Backend } from '../backend.ts';
