@@ -28,9 +28,7 @@ export function replaceStorage(target: Tensor, storage: Storage, disposeOld = tr
   if (storage.backend !== target.backend) {
     throw new TensorError(`replaceStorage: ${target.name ?? 'tensor'} lives on '${target.backend.name}', the new storage on '${storage.backend.name}'`);
   }
-  const old = target.storage;
-  (target as unknown as { storage: Storage }).storage = storage;
-  if (disposeOld && old !== storage) target.backend.dispose(old);
+  target._rebind(storage, disposeOld);
 }
 
 /** Copies the values of `source` (any backend, any layout, same shape) into `target` in place. */
@@ -43,21 +41,17 @@ export function copyInto(target: Tensor, source: Tensor | ArrayLike<number>): vo
     replaceStorage(target, target.backend.upload(values));
     return;
   }
-  const src = source;
-  if (!sameShape(src.shape, target.shape)) {
-    throw new ShapeError(`copyInto: ${target.name ?? 'tensor'} has shape ${fmtShape(target.shape)}, the source ${fmtShape(src.shape)}`);
+  if (!sameShape(source.shape, target.shape)) {
+    throw new ShapeError(`copyInto: ${target.name ?? 'tensor'} has shape ${fmtShape(target.shape)}, the source ${fmtShape(source.shape)}`);
   }
-  // copy() always makes a fresh storage, so the source and target never end up sharing one.
-  const storage = src.backend === target.backend ? target.backend.copy(src) : target.backend.upload(src.toArray());
-  replaceStorage(target, storage);
+  if (!isDenseLeaf(target)) throw new TensorError(`copyInto: ${target.name ?? 'tensor'} ${fmtShape(target.shape)} is not a dense leaf tensor`);
+  target.setData(source);
 }
 
 /** Re-uploads a dense leaf onto another backend, keeping the Tensor object (Module.to). */
 export function moveToBackend(target: Tensor, backend: Backend): void {
   if (target.backend === backend) return;
   if (!isDenseLeaf(target)) throw new TensorError(`moveToBackend: ${target.name ?? 'tensor'} is not a dense leaf tensor`);
-  const old = target.storage;
-  (target as unknown as { storage: Storage }).storage = backend.upload(target.toArray());
-  old.backend.dispose(old);
+  target._rebind(backend.upload(target.toArray()));
   target.grad = null;
 }
