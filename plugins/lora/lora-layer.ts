@@ -88,6 +88,7 @@ export class LoraHost extends Module {
     return this.pairs.get(name);
   }
   addPair(name: string, pair: LoraPair): void {
+    if (this.pairs.has(name)) throw new ArgumentError(`LoRA: layer already has an adapter named '${name}' (added through another LoraModel on the same model?)`);
     this.registerModule(name, pair);
     this.pairs.set(name, pair);
   }

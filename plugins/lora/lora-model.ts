@@ -36,6 +36,12 @@ export interface AdapterStateDictOptions {
   /** Put before every key. Default '' (PEFT's own files use 'base_model.model.'; CtrLoRA's 'control_model.' with LDM paths). */
   prefix?: string;
   /**
+   * Renames each key after naming and prefix (e.g. the ControlNet's diffusers -> LDM key map,
+   * for CtrLoRA's own files). Loading applies the same function to the keys it expects, so
+   * no inverse is needed.
+   */
+  renameKey?: (key: string) => string;
+  /**
    * Other model parameters saved with the adapter (a ctrLoRA condition keeps its zero convs
    * and norms): exact names or patterns over the model's parameter names; keys are
    * `<prefix><name>`.
@@ -46,6 +52,8 @@ export interface AdapterStateDictOptions {
 export interface LoadAdapterOptions {
   naming?: AdapterNaming;
   prefix?: string;
+  /** The same renaming the file was saved with (see AdapterStateDictOptions.renameKey). */
+  renameKey?: (key: string) => string;
   /** Refuse missing and unknown keys (default true). Wrong shapes are always refused. */
   strict?: boolean;
 }
@@ -205,10 +213,14 @@ export class LoraModel {
   // ---- adapter-only state ---------------------------------------------------------------------
   /** One adapter's tensors (and any `include`d model parameters) under the chosen naming. */
   adapterStateDict(name: string, options: AdapterStateDictOptions = {}): Map<string, Tensor> {
-    const { naming = 'native', prefix = '' } = options;
+    const { naming = 'native', prefix = '', renameKey = (k: string) => k } = options;
     const out = new Map<string, Tensor>();
-    for (const [modelKey, t] of this.namedAdapterParameters(name)) out.set(prefix + this.externalKey(modelKey, name, naming), t);
-    for (const [paramName, t] of this.includedParameters(options.include)) out.set(prefix + paramName, t);
+    const put = (key: string, t: Tensor) => {
+      if (out.has(key)) throw new ArgumentError(`LoraModel.adapterStateDict('${name}'): two tensors map to the key '${key}' (check renameKey / include)`);
+      out.set(key, t);
+    };
+    for (const [modelKey, t] of this.namedAdapterParameters(name)) put(renameKey(prefix + this.externalKey(modelKey, name, naming)), t);
+    for (const [paramName, t] of this.includedParameters(options.include)) put(renameKey(prefix + paramName), t);
     return out;
   }
 
@@ -219,20 +231,25 @@ export class LoraModel {
    * unexpected. Nothing is copied unless the whole dict fits.
    */
   loadAdapterStateDict(name: string, state: ReadonlyMap<string, Tensor>, options: LoadAdapterOptions = {}): { missing: string[]; unexpected: string[]; extra: string[] } {
-    const { naming = 'native', prefix = '', strict = true } = options;
+    const { naming = 'native', prefix = '', strict = true, renameKey = (k: string) => k } = options;
     const where = `LoraModel.loadAdapterStateDict('${name}')`;
     const ownByKey = new Map<string, Tensor>();
-    for (const [modelKey, t] of this.namedAdapterParameters(name)) ownByKey.set(prefix + this.externalKey(modelKey, name, naming), t);
-    const modelParams = new Map([...this.model.namedParameters()].filter(([n]) => !this.isLoraParam(n)));
+    for (const [modelKey, t] of this.namedAdapterParameters(name)) ownByKey.set(renameKey(prefix + this.externalKey(modelKey, name, naming)), t);
+    // other model parameters a file may carry (zero convs, norms), by the key they would be saved under
+    const modelParams = new Map<string, [string, Tensor]>();
+    for (const [n, t] of this.model.namedParameters()) if (!this.isLoraParam(n)) modelParams.set(renameKey(prefix + n), [n, t]);
     const plan: [Tensor, Tensor][] = [];
     const unexpected: string[] = [];
     const extra: string[] = [];
     const wrong: string[] = [];
     for (const [key, src] of state) {
       let target = ownByKey.get(key);
-      if (!target && key.startsWith(prefix)) {
-        target = modelParams.get(key.slice(prefix.length));
-        if (target) extra.push(key.slice(prefix.length));
+      if (!target) {
+        const hit = modelParams.get(key);
+        if (hit) {
+          target = hit[1];
+          extra.push(hit[0]);
+        }
       }
       if (!target) {
         unexpected.push(key);
@@ -279,12 +296,21 @@ export class LoraModel {
     const meta = metadata ?? {};
     const adapter = name ?? meta[META.adapter];
     if (!adapter) throw new ArgumentError(`LoraModel.loadAdapter: ${path} names no adapter in its metadata; pass a name`);
-    if (!this.adapters.has(adapter)) {
+    const created = !this.adapters.has(adapter);
+    const previouslyActive = this.activeAdapters();
+    if (created) {
       if (!meta[META.config] || !meta[META.targets]) {
         throw new ArgumentError(`LoraModel.loadAdapter: adapter '${adapter}' does not exist and ${path} has no LoRA config in its metadata; addAdapter('${adapter}', ...) first`);
       }
-      const c = JSON.parse(meta[META.config]) as { rank: number; alpha: number; layerTypes: LoraLayerType[]; dropout: number; init: 'normal' | 'kaiming_uniform'; seed: number };
-      const targets = JSON.parse(meta[META.targets]) as string[];
+      let c: { rank: number; alpha: number; layerTypes: LoraLayerType[]; dropout: number; init: 'normal' | 'kaiming_uniform'; seed: number };
+      let targets: string[];
+      try {
+        c = JSON.parse(meta[META.config]) as typeof c;
+        targets = JSON.parse(meta[META.targets]) as string[];
+        if (!Array.isArray(targets) || targets.some((t) => typeof t !== 'string')) throw new Error('lora.targets is not a list of paths');
+      } catch (e) {
+        throw new ArgumentError(`LoraModel.loadAdapter: ${path} has unreadable LoRA metadata: ${(e as Error).message}`);
+      }
       const exact = new Set(targets);
       this.addAdapter(adapter, { ...c, targetModules: [(p: string) => exact.has(p)] });
       const got = this.targets(adapter);
@@ -296,7 +322,16 @@ export class LoraModel {
     }
     const naming = options.naming ?? (meta[META.naming] as AdapterNaming | undefined) ?? 'native';
     const prefix = options.prefix ?? meta[META.prefix] ?? '';
-    this.loadAdapterStateDict(adapter, tensors, { naming, prefix, strict: options.strict ?? true });
+    try {
+      this.loadAdapterStateDict(adapter, tensors, { naming, prefix, strict: options.strict ?? true, ...(options.renameKey ? { renameKey: options.renameKey } : {}) });
+    } catch (e) {
+      if (created) {
+        // leave the model as it was
+        this.deleteAdapter(adapter);
+        this.setActiveAdapters(previouslyActive);
+      }
+      throw e;
+    }
     return adapter;
   }
 

@@ -97,7 +97,7 @@ export abstract class BaseTokenizer implements Tokenizer {
 /** CLIP's pre-tokenisation: the contractions, letter runs, single digits, runs of other non-space characters. */
 export const CLIP_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 
-/** CLIP's text cleaning without ftfy: collapse whitespace, trim, lowercase. */
+/** CLIP's text cleaning without ftfy (as HF's fallback): NFC, collapse whitespace, trim, lowercase. */
 export function clipClean(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().toLowerCase();
+  return text.normalize('NFC').replace(/\s+/g, ' ').trim().toLowerCase();
 }

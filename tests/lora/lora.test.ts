@@ -259,6 +259,17 @@ describe('adapter-only state dicts and files', () => {
     const other = new LoraModel(new Block(7));
     other.addAdapter('lighting', { rank: 2, targetModules: ['to_k', 'to_out.0', 'ff.2'] });
     await expect(other.loadAdapter(file)).rejects.toThrow(/wrong shapes/);
+    // a key map (like diffusers -> LDM names) applied on save is applied to the expected keys on load
+    const ldm = (k: string) => k.replace(/^control_model\.attn1\./, 'control_model.input_blocks.1.1.attn1.');
+    const mapped = join(dir, 'mapped.safetensors');
+    await lora.saveAdapter(mapped, 'lighting', { naming: 'ctrlora', prefix: 'control_model.', include: ['conv.bias'], renameKey: ldm });
+    expect([...lora.adapterStateDict('lighting', { naming: 'ctrlora', prefix: 'control_model.', renameKey: ldm }).keys()][0]).toBe('control_model.input_blocks.1.1.attn1.to_k.lora_layer.down.weight');
+    const third = new Block(7);
+    await expect(new LoraModel(third).loadAdapter(mapped)).rejects.toThrow(/unexpected \(4\): control_model\.input_blocks\.1\.1\.attn1\.to_k\.lora_layer\.down\.weight/);
+    expect([...third.stateDict().keys()].some((k) => k.includes('.lora.'))).toBe(false); // the failed load left nothing behind
+    const thirdLora = new LoraModel(third);
+    await thirdLora.loadAdapter(mapped, undefined, { renameKey: ldm });
+    expect(Array.from(third.forward(x).toArray())).toEqual(Array.from(src.forward(x).toArray()));
     // strict: a dict missing a key is refused
     const partial = lora.adapterStateDict('lighting');
     partial.delete('ff.2.lora.lighting.up.weight');

@@ -47,6 +47,7 @@ describe('ClipTokenizer (hand-made vocab + merges)', () => {
   it('maps non-ASCII through UTF-8 bytes, unknown tokens to <|endoftext|>, keeps specials whole', () => {
     const tok = clip();
     expect(tok.tokenize('é')).toEqual(['Ã', '©</w>']); // é = C3 A9
+    expect(tok.tokenize('E\u0301')).toEqual(['Ã', '©</w>']); // decomposed É: NFC, then lowercase
     expect(tok.encode('é')).toEqual([36, 37, 37, 37]);
     expect(tok.tokenize('cat<|endoftext|>')).toEqual(['cat</w>', '<|endoftext|>']);
     // she -> s h e</w>: the merge is "h e", not "h e</w>"; 'll is one piece -> ' l l</w> ("l l" is not "l l</w>")
