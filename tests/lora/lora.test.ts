@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Conv2d, GELU, Linear, Module, MultiheadAttention, ReferenceBackend, Sequential, type Tensor,
-  assertGradcheck, init, mseLoss, randn, tensor,
+  assertGradcheck, copyInto, init, mseLoss, randn, tensor,
 } from '../../core/index.ts';
 import { LoraModel, type LoraPair, loraHostOf } from '../../plugins/lora/index.ts';
 
@@ -144,6 +144,29 @@ describe('LoRA injection', () => {
       if (n.includes('.lora.a.')) expect(p.grad, n).not.toBeNull();
       else expect(p.grad ?? null, n).toBeNull();
     }
+  });
+});
+
+describe('LoRA training', () => {
+  it('SGD on the adapter lowers the loss and leaves every frozen weight bit-identical', () => {
+    const net = new Block(3);
+    const lora = new LoraModel(net);
+    lora.addAdapter('a', { rank: 2, targetModules: 'all', seed: 4 });
+    net.freeze();
+    const params = lora.unfreezeAdapter('a');
+    const frozen = new Map([...net.namedParameters()].filter(([n]) => !n.includes('.lora.')).map(([n, p]) => [n, Array.from(p.toArray())]));
+    const x = randn([2, 3, 4], { seed: 1 });
+    const target = net.forward(x).add(randn([1, 1, 4], { seed: 2 }).mul(0.5)).detach();
+    const losses: number[] = [];
+    for (let step = 0; step < 40; step++) {
+      net.zeroGrad();
+      const loss = mseLoss(net.forward(x), target);
+      loss.backward();
+      losses.push(loss.item());
+      for (const p of params) copyInto(p, p.sub(p.grad!.mul(0.5)).detach());
+    }
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! / 10);
+    for (const [n, p] of net.namedParameters()) if (frozen.has(n)) expect(Array.from(p.toArray()), n).toEqual(frozen.get(n));
   });
 });
 

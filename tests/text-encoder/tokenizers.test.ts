@@ -69,6 +69,19 @@ describe('ClipTokenizer (hand-made vocab + merges)', () => {
     expect(tok.decode(tok.encode(text))).toBe("hello , world !! it 's a cat 's 2 nd cat");
   });
 
+  it('property: merges never change the characters: tokens concatenate to the byte-encoded pieces, each ending in </w>', () => {
+    const tok = clip();
+    const table = bytesToUnicode();
+    const alphabet = fc.constantFrom(...'helowrdcatisn!,\'2 '.split(''), 'É', '✓', '\t');
+    fc.assert(fc.property(fc.array(alphabet, { maxLength: 30 }).map((cs) => cs.join('')), (text) => {
+      const pieces = Array.from(text.normalize('NFC').replace(/\s+/g, ' ').trim().toLowerCase().matchAll(/'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/gu), (m) => m[0]);
+      const expected = pieces.map((p) => Array.from(new TextEncoder().encode(p), (b) => table.get(b)!).join('') + '</w>').join('');
+      const tokens = tok.tokenize(text);
+      expect(tokens.join('')).toBe(expected);
+      expect(tokens.filter((t) => t.endsWith('</w>'))).toHaveLength(pieces.length);
+    }), { numRuns: 200 });
+  });
+
   it('rejects a vocab without the special tokens and malformed merges', () => {
     expect(() => new ClipTokenizer({ a: 0 }, [])).toThrow(/no <\|startoftext\|> token/);
     expect(() => new ClipTokenizer({ '<|startoftext|>': 0, '<|endoftext|>': 1 }, ['a b c'])).toThrow(/merges line "a b c"/);
