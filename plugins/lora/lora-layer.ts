@@ -10,7 +10,7 @@
  */
 import { noGrad } from '../../core/autograd.ts';
 import { ArgumentError } from '../../core/errors.ts';
-import { Module, type UnaryModule } from '../../core/nn/module.ts';
+import { Module } from '../../core/nn/module.ts';
 import * as init from '../../core/nn/init.ts';
 import { Conv2d } from '../../core/nn/layers/conv2d.ts';
 import { Linear } from '../../core/nn/layers/linear.ts';
@@ -52,7 +52,7 @@ export class LoraPair extends Module {
   /** up(down(x)), without scale. */
   forward(x: Tensor): Tensor {
     const h = this.dropout ? this.dropout.forward(x) : x;
-    return (this.up as UnaryModule).forward((this.down as UnaryModule).forward(h));
+    return this.up.forward(this.down.forward(h));
   }
 
   /** up · down as a weight of the base layer's shape (what merging adds, times the factor). */

@@ -42,6 +42,11 @@ export interface AdapterStateDictOptions {
    */
   renameKey?: (key: string) => string;
   /**
+   * Copy the tensors (a snapshot). By default the dict holds the live parameters, like
+   * Module.stateDict: loading another condition's values later would show through it.
+   */
+  copy?: boolean;
+  /**
    * Other model parameters saved with the adapter (a ctrLoRA condition keeps its zero convs
    * and norms): exact names or patterns over the model's parameter names; keys are
    * `<prefix><name>`.
@@ -215,7 +220,8 @@ export class LoraModel {
   adapterStateDict(name: string, options: AdapterStateDictOptions = {}): Map<string, Tensor> {
     const { naming = 'native', prefix = '', renameKey = (k: string) => k } = options;
     const out = new Map<string, Tensor>();
-    const put = (key: string, t: Tensor) => {
+    const put = (key: string, live: Tensor) => {
+      const t = options.copy ? noGrad(() => live.detach().clone()) : live;
       if (out.has(key)) throw new ArgumentError(`LoraModel.adapterStateDict('${name}'): two tensors map to the key '${key}' (check renameKey / include)`);
       out.set(key, t);
     };

@@ -147,6 +147,34 @@ describe('LoRA injection', () => {
   });
 });
 
+describe('switching ctrLoRA conditions', () => {
+  it('per-condition snapshots (LoRA + own zero conv) swap in and out exactly', () => {
+    const net = new Block(5);
+    const lora = new LoraModel(net);
+    const x = randn([1, 3, 4], { seed: 8 });
+    const img = randn([1, 2, 4, 4], { seed: 9 });
+    const run = () => [...Array.from(net.forward(x).toArray()), ...Array.from(net.conv.forward(img).toArray())];
+    const snapshots = new Map<string, Map<string, Tensor>>();
+    const outputs = new Map<string, number[]>();
+    for (const [name, seed] of [['lighting', 1], ['seg', 2]] as const) {
+      lora.addAdapter(name, { rank: 2, targetModules: 'all', seed });
+      randomiseUp(lora, name, seed * 100);
+      init.normal_(net.conv.bias!, 0, 1, { seed: seed * 7 }); // this condition's "zero conv"
+      outputs.set(name, run());
+      snapshots.set(name, lora.adapterStateDict(name, { include: ['conv.weight', 'conv.bias'], copy: true }));
+    }
+    for (const name of ['lighting', 'seg', 'lighting']) {
+      lora.setActiveAdapters([name]);
+      lora.loadAdapterStateDict(name, snapshots.get(name)!);
+      expect(run()).toEqual(outputs.get(name));
+    }
+    // without copy the dict is live: it follows the model
+    const live = lora.adapterStateDict('seg', { include: ['conv.bias'] });
+    lora.loadAdapterStateDict('lighting', snapshots.get('lighting')!);
+    expect(Array.from(live.get('conv.bias')!.toArray())).toEqual(Array.from(net.conv.bias!.toArray()));
+  });
+});
+
 describe('LoRA training', () => {
   it('SGD on the adapter lowers the loss and leaves every frozen weight bit-identical', () => {
     const net = new Block(3);
