@@ -98,7 +98,8 @@ export class LoraModel {
     const resolved = resolveLoraConfig(config, where);
     const layers = this.findTargets(config.targetModules, config.excludeModules ?? [], resolved.layerTypes);
     if (layers.length === 0) {
-      throw new ArgumentError(`${where}: targetModules ${describePatterns(config.targetModules)} matched no ${resolved.layerTypes.join('/')} layer`);
+      const bare = this.model instanceof Linear || this.model instanceof Conv2d ? ' (the model itself is a single layer: wrap it in a container such as Sequential, so it has a path)' : '';
+      throw new ArgumentError(`${where}: targetModules ${describePatterns(config.targetModules)} matched no ${resolved.layerTypes.join('/')} layer${bare}`);
     }
     const generator = new Generator(resolved.seed);
     for (const [, layer] of layers) attachLora(layer).addPair(name, new LoraPair(layer, resolved, generator));

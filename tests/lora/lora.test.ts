@@ -62,6 +62,7 @@ describe('LoRA injection', () => {
     expect(net.stateDict().get('conv.lora.e.down.weight')!.shape).toEqual([1, 2, 3, 3]);
     expect(net.stateDict().get('conv.lora.e.up.weight')!.shape).toEqual([3, 1, 1, 1]);
     expect(() => lora.addAdapter('f', { rank: 2, targetModules: ['nothing_here'] })).toThrow(/matched no linear layer/);
+    expect(() => new LoraModel(new Linear(2, 2)).addAdapter('f', { rank: 1, targetModules: 'all' })).toThrow(/wrap it in a container/);
     expect(() => lora.addAdapter('a', { rank: 2, targetModules: 'all' })).toThrow(/already exists/);
     expect(() => lora.addAdapter('g', { rank: 0, targetModules: 'all' })).toThrow(/rank must be an integer >= 1/);
     lora.deleteAdapter('a');
