@@ -16,7 +16,7 @@ import { getDefaultBackend } from '../backends/default.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from '../ops/util.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.ts';
-import { JsonSyntaxError, type JsonValue, parseStrictJson } from './strict-json.ts';
+import { JsonSyntaxError, type JsonValue, keysInOrder, parseStrictJson } from './strict-json.ts';
 
 export class SafetensorsError extends Error {
   constructor(message: string) {
@@ -94,7 +94,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = '<bytes>'): S
   const dataLength = bytes.length - dataStart;
   let metadata: Record<string, string> | null = null;
   const tensors = new Map<string, TensorEntry>();
-  for (const [name, info] of Object.entries(json)) {
+  for (const name of keysInOrder(json)) {
+    const info = json[name]!;
     if (name === '__metadata__') {
       if (!isObject(info)) throw err('__metadata__ must be an object of strings');
       metadata = {};

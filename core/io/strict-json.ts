@@ -12,6 +12,17 @@ export class JsonSyntaxError extends Error {
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * Object keys in document order. A JS object lists integer-like keys ("0", "12") first
+ * whatever their position, so each parsed object carries its own order under this symbol.
+ */
+const KEY_ORDER = Symbol('keyOrder');
+
+export function keysInOrder(obj: { [key: string]: JsonValue }): string[] {
+  const order = (obj as unknown as { [KEY_ORDER]?: Set<string> })[KEY_ORDER];
+  return order ? [...order] : Object.keys(obj);
+}
+
 export interface StrictJsonOptions {
   /** Deepest allowed nesting of arrays and objects. */
   maxDepth?: number;
@@ -86,6 +97,7 @@ export function parseStrictJson(text: string, options: StrictJsonOptions = {}): 
       }
       const obj: { [key: string]: JsonValue } = Object.create(null) as { [key: string]: JsonValue };
       const keys = new Set<string>();
+      Object.defineProperty(obj, KEY_ORDER, { value: keys, enumerable: false });
       if (text[i] === '}') { i++; return obj; }
       while (true) {
         ws();

@@ -61,6 +61,11 @@ describe('safetensors format', () => {
     for (const b of [0x3f80, 0xc040, 0x0001, 0x7f7f]) expect(floatToBf16(bf16ToFloat(b))).toBe(b);
   });
 
+  it('keeps header order for integer-like names (fast-check counter-example)', () => {
+    const src = new Map([[' ', { shape: [0], values: new Float32Array(0) }], ['0', { shape: [0], values: new Float32Array(0) }], ['10', { shape: [1], values: Float32Array.of(2) }]]);
+    expect([...decodeSafetensors(encodeSafetensors(src)).tensors.keys()]).toEqual([' ', '0', '10']);
+  });
+
   it('round-trips random tensors (F32 exact, F16/BF16 to their precision)', () => {
     const entry = fc.record({
       shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }),
