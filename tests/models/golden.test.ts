@@ -9,6 +9,8 @@ import { FeedForward, Transformer2DModel } from '../../plugins/unet/transformer.
 import { ResnetBlock2D } from '../../plugins/unet/resnet.ts';
 import { timestepSinusoids } from '../../plugins/unet/embeddings.ts';
 import { SpatialSelfAttention } from '../../plugins/vae/attention.ts';
+import { UNet2DConditionModel } from '../../plugins/unet/unet.ts';
+import { AutoencoderKL } from '../../plugins/vae/autoencoder.ts';
 
 interface Encoded { shape: number[]; data: number[] }
 interface Fixture { note: string; inputs: Record<string, Encoded>; weights: Record<string, Encoded>; output: Encoded }
@@ -89,5 +91,23 @@ describe('golden values from PyTorch (float32)', () => {
     const t = f.inputs.timesteps!.data;
     // float32 arguments up to 999 rad: torch rounds t * freq to float32 first.
     expectClose(timestepSinusoids(t, 16, new ReferenceBackend()), f, 2e-4);
+  });
+
+  it('a whole tiny UNet2DConditionModel with ControlNet residuals (torch re-wiring of diffusers)', () => {
+    const f = fixture('unet_tiny');
+    const m = new UNet2DConditionModel({ preset: 'tiny', blockOutChannels: [4, 8], normNumGroups: 2, crossAttentionDim: 4, attentionHeads: 2 });
+    const inp = load(m, f);
+    const down = [0, 1, 2, 3].map((i) => inp[`down_res_${i}`]!);
+    const y = noGrad(() => m.forward(inp.sample!, inp.timesteps!, inp.context!, { downBlockAdditionalResiduals: down, midBlockAdditionalResidual: inp.mid_res! }));
+    expectClose(y, f, 1e-4);
+  });
+
+  it('a whole tiny AutoencoderKL: posterior moments and decoding of the mean', () => {
+    const f = fixture('vae_tiny_moments');
+    const m = new AutoencoderKL({ preset: 'tiny', blockOutChannels: [4, 8], normNumGroups: 2 });
+    const { x } = load(m, f);
+    const posterior = noGrad(() => m.encode(x!));
+    expectClose(posterior.parameters, f, 1e-4);
+    expectClose(noGrad(() => m.decode(posterior.mode())), fixture('vae_tiny_decode_mean'), 1e-4);
   });
 });
