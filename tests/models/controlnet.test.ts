@@ -124,4 +124,29 @@ describe('ControlNet tiny', () => {
     expect(gradMismatches(rows)).toEqual([]);
     expect(rows.filter((r) => Math.abs(r.numeric) > 1e-8).length).toBeGreaterThan(rows.length / 2);
   });
+
+  it('gradients through the vanilla ControlNet (condition embedding included) match finite differences (float64)', () => {
+    const backend = new ReferenceBackend({ precision: 'float64' });
+    const cfg = { ...UNET_TINY, blockOutChannels: [8, 16], normNumGroups: 4, crossAttentionDim: 8 };
+    const cn = new ControlNetModel(cfg, { backend, seed: 2, conditioningEmbeddingChannels: [4, 4] });
+    for (const m of [...cn.controlnet_down_blocks, cn.controlnet_mid_block, cn.controlnet_cond_embedding.conv_out]) init.normal_(m.weight, 0, 0.3, { seed: 3 });
+    const xt = randn([1, 4, 4, 4], { backend, seed: 1, requiresGrad: true });
+    const cond = randn([1, 3, 8, 8], { backend, seed: 5, requiresGrad: true });
+    const c = randn([1, 2, 8], { backend, seed: 2 });
+    const w = [randn([1, 8, 4, 4], { backend, seed: 6 }), randn([1, 16, 2, 2], { backend, seed: 7 })];
+    const loss = () => {
+      const r = cn.forward(xt, [42], c, cond, { conditioningScale: 0.7 });
+      return r.downBlockAdditionalResiduals[1]!.mul(w[0]!).sum().add(r.midBlockAdditionalResidual.mul(w[1]!).sum());
+    };
+    const p = (k: string) => cn.stateDict().get(k)!;
+    const rows = finiteDifferenceGrads(loss, [
+      { name: 'x_t', tensor: xt },
+      { name: 'condition image', tensor: cond },
+      { name: 'cond_embedding.conv_in', tensor: p('controlnet_cond_embedding.conv_in.weight') },
+      { name: 'cond_embedding.blocks.1', tensor: p('controlnet_cond_embedding.blocks.1.weight') },
+      { name: 'down_blocks.1 resnet conv2', tensor: p('down_blocks.1.resnets.0.conv2.weight') },
+    ]);
+    expect(gradMismatches(rows)).toEqual([]);
+    expect(rows.filter((r) => Math.abs(r.numeric) > 1e-8).length).toBeGreaterThan(rows.length / 2);
+  });
 });
