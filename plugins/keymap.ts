@@ -215,6 +215,16 @@ export function ldmToDiffusersKey(kind: ModelKind, key: string, options: KeyMapO
   return kind === 'vae' ? vaeFromLdm(body, options) : kind === 'textEncoder' ? body : unetFromLdm(body, kind, options);
 }
 
+const LEGACY_VAE_ATTENTION: Record<string, string> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
+
+/**
+ * diffusers before 0.14 named the VAE attention projections query/key/value/proj_attn; those
+ * files still circulate. Maps such a key to today's name (other keys pass unchanged).
+ */
+export function upgradeLegacyVaeKey(key: string): string {
+  return key.replace(/(mid_block\.attentions\.0\.)(query|key|value|proj_attn)\./, (_, head: string, name: string) => `${head}${LEGACY_VAE_ATTENTION[name]}.`);
+}
+
 /** LDM stores the VAE attention projections as 1x1 convs: [C, C, 1, 1] there, [C, C] here. */
 function isVaeAttentionWeight(diffusersKey: string): boolean {
   return /mid_block\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\.weight$/.test(diffusersKey);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { noGrad, randn, shapeOnly } from '../../core/index.ts';
 import { ControlNetModel, CtrLoraBaseControlNet } from '../../plugins/controlnet/controlnet.ts';
-import { diffusersToLdmKey, diffusersToLdmStateDict, ldmToDiffusersKey, ldmToDiffusersStateDict, splitLdmCheckpoint, type ModelKind } from '../../plugins/keymap.ts';
+import { upgradeLegacyVaeKey, diffusersToLdmKey, diffusersToLdmStateDict, ldmToDiffusersKey, ldmToDiffusersStateDict, splitLdmCheckpoint, type ModelKind } from '../../plugins/keymap.ts';
 import { UNET_TINY } from '../../plugins/unet/config.ts';
 import { UNet2DConditionModel } from '../../plugins/unet/unet.ts';
 import { AutoencoderKL } from '../../plugins/vae/autoencoder.ts';
@@ -63,6 +63,13 @@ describe('LDM (CtrLoRA) <-> diffusers key map', () => {
       expect(ldmToDiffusersKey(kind, ldm), ldm).toBe(diffusers);
     }
     expect(diffusersToLdmKey('unet', 'conv_in.weight', { prefix: false })).toBe('input_blocks.0.0.weight');
+  });
+
+  it('upgrades legacy diffusers VAE attention names (query/key/value/proj_attn)', () => {
+    expect(upgradeLegacyVaeKey('encoder.mid_block.attentions.0.query.weight')).toBe('encoder.mid_block.attentions.0.to_q.weight');
+    expect(upgradeLegacyVaeKey('decoder.mid_block.attentions.0.proj_attn.bias')).toBe('decoder.mid_block.attentions.0.to_out.0.bias');
+    expect(upgradeLegacyVaeKey('decoder.mid_block.attentions.0.group_norm.bias')).toBe('decoder.mid_block.attentions.0.group_norm.bias');
+    expect(upgradeLegacyVaeKey('encoder.down_blocks.0.resnets.0.conv1.weight')).toBe('encoder.down_blocks.0.resnets.0.conv1.weight');
   });
 
   it('refuses names no rule maps, naming the key', () => {
