@@ -8,7 +8,7 @@
  * - CtrLoraBaseControlNet (CtrLoRA's base): no condition embedding and no x_t; the condition
  *   image's VAE latent (sampled, times scalingFactor) enters conv_in (4 -> ch0) directly.
  */
-import { Conv2d, Module, ModuleList, type Tensor, ShapeError, copyInto, noGrad } from '../../core/index.ts';
+import { Conv2d, Module, ModuleList, type LayerOptions, type Tensor, ShapeError, copyInto, noGrad } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
 import type { Generator } from '../../core/index.ts';
 import { type DownBlock, type MidBlock } from '../unet/blocks.ts';
@@ -41,15 +41,17 @@ export abstract class ControlNetEncoder extends Module {
   readonly controlnet_mid_block: Conv2d;
   readonly mid_block: MidBlock;
 
-  protected constructor(config: ConfigArg, options: ModelBuildOptions, conv_inChannels: number, withCondEmbedding: ((self: ControlNetEncoder, layer: ReturnType<typeof layerOptions>, c: UNetConfig) => void) | null) {
+  readonly controlnet_cond_embedding: ControlNetConditioningEmbedding | null;
+
+  /** `layer` carries the one generator every initial weight is drawn from. */
+  protected constructor(config: UNetConfig, layer: LayerOptions, convInChannels: number, condEmbedding: ControlNetConditioningEmbedding | null) {
     super();
-    const c = (this.config = resolveUNetConfig(config));
-    const layer = layerOptions(options);
-    const parts = buildEncoderParts(c, layer, conv_inChannels);
+    const c = (this.config = config);
+    const parts = buildEncoderParts(c, layer, convInChannels);
     this.conv_in = this.registerModule('conv_in', parts.conv_in);
     this.time_embedding = this.registerModule('time_embedding', parts.time_embedding);
     // Registered here so the keys come in diffusers' order (after the time embedding).
-    withCondEmbedding?.(this, layer, c);
+    this.controlnet_cond_embedding = condEmbedding ? this.registerModule('controlnet_cond_embedding', condEmbedding) : null;
     this.down_blocks = this.registerModule('down_blocks', new ModuleList(parts.downs));
     this.controlnet_down_blocks = this.registerModule('controlnet_down_blocks', new ModuleList(skipChannels(c).map((ch) => zeroConv(ch, ch, layer))));
     const top = c.blockOutChannels.at(-1)!;
@@ -116,10 +118,10 @@ export class ControlNetModel extends ControlNetEncoder {
   declare readonly controlnet_cond_embedding: ControlNetConditioningEmbedding;
 
   constructor(config: ConfigArg = 'tiny', options: ControlNetOptions = {}) {
-    super(config, options, resolveUNetConfig(config).inChannels, (self, layer, c) => {
-      const emb = new ControlNetConditioningEmbedding(options.conditioningChannels ?? 3, options.conditioningEmbeddingChannels ?? [16, 32, 96, 256], c.blockOutChannels[0]!, layer);
-      (self as unknown as { controlnet_cond_embedding: ControlNetConditioningEmbedding }).controlnet_cond_embedding = self.registerModule('controlnet_cond_embedding', emb);
-    });
+    const c = resolveUNetConfig(config);
+    const layer = layerOptions(options);
+    const embedding = new ControlNetConditioningEmbedding(options.conditioningChannels ?? 3, options.conditioningEmbeddingChannels ?? [16, 32, 96, 256], c.blockOutChannels[0]!, layer);
+    super(c, layer, c.inChannels, embedding);
   }
 
   /** A ControlNet initialised from `unet` (same config; condition embedding and zero convs fresh). */
@@ -166,7 +168,8 @@ export interface EncodeConditionOptions {
 /** CtrLoRA's base ControlNet: forward(condition latent, t, context) -> residuals; never sees x_t. */
 export class CtrLoraBaseControlNet extends ControlNetEncoder {
   constructor(config: ConfigArg = 'tiny', options: ModelBuildOptions & { latentChannels?: number } = {}) {
-    super(config, options, options.latentChannels ?? resolveUNetConfig(config).inChannels, null);
+    const c = resolveUNetConfig(config);
+    super(c, layerOptions(options), options.latentChannels ?? c.inChannels, null);
   }
 
   /** A base ControlNet initialised from `unet` (conv_in included: CtrLoRA initialises it from the UNet's). */
