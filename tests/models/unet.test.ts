@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReferenceBackend, TensorError, noGrad, randn, shapeOnly, type Tensor } from '../../core/index.ts';
+import { ReferenceBackend, TensorError, assertGradcheck, noGrad, randn, shapeOnly, type Tensor } from '../../core/index.ts';
 import { UNet2DConditionModel } from '../../plugins/unet/unet.ts';
 import { UNET_TINY } from '../../plugins/unet/config.ts';
 import { timestepSinusoids } from '../../plugins/unet/embeddings.ts';
@@ -113,5 +113,14 @@ describe('UNet2DConditionModel tiny preset', () => {
     ]);
     expect(gradMismatches(rows)).toEqual([]);
     expect(rows.filter((r) => Math.abs(r.numeric) > 1e-8).length).toBeGreaterThan(rows.length / 2);
+  });
+
+  it('passes the core gradcheck for the text context and the ControlNet mid residual (float64)', () => {
+    const backend = new ReferenceBackend({ precision: 'float64' });
+    const unet = new UNet2DConditionModel({ ...UNET_TINY, blockOutChannels: [8, 16], normNumGroups: 4, crossAttentionDim: 4 }, { backend, seed: 6 });
+    const x = randn([1, 4, 4, 4], { backend, seed: 1 });
+    const ctx = randn([1, 2, 4], { backend, seed: 2 });
+    const mid = randn([1, 16, 2, 2], { backend, seed: 3 }).mul(0.1);
+    assertGradcheck((c, m) => unet.forward(x, [321], c!, { midBlockAdditionalResidual: m! }), [ctx, mid]);
   });
 });
