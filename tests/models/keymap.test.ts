@@ -72,6 +72,15 @@ describe('LDM (CtrLoRA) <-> diffusers key map', () => {
     expect(upgradeLegacyVaeKey('encoder.down_blocks.0.resnets.0.conv1.weight')).toBe('encoder.down_blocks.0.resnets.0.conv1.weight');
   });
 
+  it("reproduces CtrLoRA's trainable-norm rule: LDM names containing 'norm' are the transformer norms only (46,080 params in sd15)", () => {
+    const cn = shapeOnly(() => new CtrLoraBaseControlNet('sd15'));
+    const norms = [...cn.stateDict()].filter(([k]) => diffusersToLdmKey('controlnet', k).includes('norm'));
+    expect(norms.every(([k]) => /attentions\.\d+\.(norm|transformer_blocks\.0\.norm[123])\./.test(k))).toBe(true);
+    expect(norms.reduce((s, [, p]) => s + p.size, 0)).toBe(46_080);
+    // In diffusers names the ResBlock GroupNorms (norm1/norm2) contain 'norm' too: match on LDM names.
+    expect([...cn.stateDict().keys()].filter((k) => k.includes('norm')).length).toBeGreaterThan(norms.length);
+  });
+
   it('refuses names no rule maps, naming the key', () => {
     expect(() => ldmToDiffusersKey('unet', 'model.diffusion_model.input_blocks.3.1.weight')).toThrow(/input_blocks\.3\.1/);
     expect(() => ldmToDiffusersKey('unet', 'first_stage_model.encoder.conv_in.weight')).toThrow(/does not start with/);
