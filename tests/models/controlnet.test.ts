@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReferenceBackend, init, noGrad, randn, shapeOnly, type Tensor } from '../../core/index.ts';
+import { Linear, ReferenceBackend, init, noGrad, randn, shapeOnly, type Tensor } from '../../core/index.ts';
 import { ControlNetModel, CtrLoraBaseControlNet, sumControlResiduals } from '../../plugins/controlnet/controlnet.ts';
 import { UNET_TINY } from '../../plugins/unet/config.ts';
 import { UNet2DConditionModel } from '../../plugins/unet/unet.ts';
@@ -40,6 +40,13 @@ describe('ControlNet sd15 presets (shape-only)', () => {
     expect([...sd.keys()].some((k) => k.startsWith('controlnet_cond_embedding'))).toBe(false);
     expect(sd.get('conv_in.weight')!.shape).toEqual([320, 4, 3, 3]);
     expect(base.numParameters().total).toBe(encoderParams + 11_479_680);
+  });
+
+  it('has the 82 Linear layers CtrLoRA puts LoRA on (attention, feed-forward, time projections)', () => {
+    const linears = [...base.namedModules()].filter(([, m]) => m instanceof Linear).map(([n]) => n);
+    expect(linears.length).toBe(82);
+    expect(linears.filter((n) => n.includes('time_emb_proj')).length).toBe(10);
+    expect(linears.filter((n) => n.startsWith('time_embedding')).length).toBe(2);
   });
 });
 
