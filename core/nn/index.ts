@@ -3,7 +3,8 @@ export { Module, UnaryModule, StateDictError, matchesPattern, describeParameters
 export { replaceStorage, copyInto, isDenseLeaf, moveToBackend } from './parameter.ts';
 export * as init from './init.ts';
 export { scaledDotProductAttention, type AttentionOptions } from './functional.ts';
-export { type LayerOptions } from './layers/options.ts';
+export { type LayerOptions, initUniform, initNormal } from './layers/options.ts';
+export { MetaBackend, metaBackend, isMetaBackend, shapeOnly } from './meta.ts';
 export { Linear, type LinearOptions } from './layers/linear.ts';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv2d.ts';
 export { GroupNorm, LayerNorm, type GroupNormOptions, type LayerNormOptions } from './layers/norm.ts';

@@ -1,10 +1,10 @@
 /** nn.Conv2d with PyTorch's default initialisation (uniform, bound 1/sqrt(in/groups * kh * kw)). */
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.ts';
-import { conv2d, rand } from '../../ops/index.ts';
+import { conv2d } from '../../ops/index.ts';
 import { type Pair, pair } from '../../ops/conv.ts';
 import type { Tensor } from '../../tensor.ts';
 import { UnaryModule } from '../module.ts';
-import { type LayerOptions, layerGenerator } from './options.ts';
+import { type LayerOptions, initUniform, layerGenerator } from './options.ts';
 
 export interface Conv2dLayerOptions extends LayerOptions {
   stride?: Pair;
@@ -36,7 +36,7 @@ export class Conv2d extends UnaryModule {
     const generator = layerGenerator(options);
     const fanIn = (inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
     const bound = 1 / Math.sqrt(fanIn);
-    const draw = (shape: number[]) => rand(shape, { low: -bound, high: bound, generator, backend: options.backend });
+    const draw = (shape: number[]) => initUniform(shape, bound, generator, options.backend);
     this.weight = this.registerParameter('weight', draw([outChannels, inChannels / this.groups, ...this.kernelSize]));
     this.bias = this.registerParameter('bias', options.bias === false ? null : draw([outChannels]));
   }

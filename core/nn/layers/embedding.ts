@@ -1,9 +1,9 @@
 /** nn.Embedding: a [num, dim] table initialised N(0, 1), as in PyTorch. */
 import { ArgumentError } from '../../errors.ts';
-import { embedding, randn } from '../../ops/index.ts';
+import { embedding } from '../../ops/index.ts';
 import type { Tensor } from '../../tensor.ts';
 import { UnaryModule } from '../module.ts';
-import { type LayerOptions, layerGenerator } from './options.ts';
+import { type LayerOptions, initNormal, layerGenerator } from './options.ts';
 
 export class Embedding extends UnaryModule {
   readonly weight: Tensor;
@@ -13,7 +13,7 @@ export class Embedding extends UnaryModule {
     for (const [k, v] of [['numEmbeddings', numEmbeddings], ['embeddingDim', embeddingDim]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new ArgumentError(`Embedding: ${k} must be an integer >= 1, got ${v}`);
     }
-    this.weight = this.registerParameter('weight', randn([numEmbeddings, embeddingDim], { generator: layerGenerator(options), backend: options.backend }));
+    this.weight = this.registerParameter('weight', initNormal([numEmbeddings, embeddingDim], 1, layerGenerator(options), options.backend));
   }
 
   /** indices: integer-valued tensor of any shape -> [...shape, embeddingDim]. */

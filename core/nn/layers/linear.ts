@@ -1,9 +1,8 @@
 /** nn.Linear: y = x W^T + b, with PyTorch's default initialisation (uniform, bound 1/sqrt(in)). */
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.ts';
-import { rand } from '../../ops/index.ts';
 import type { Tensor } from '../../tensor.ts';
 import { UnaryModule } from '../module.ts';
-import { type LayerOptions, layerGenerator } from './options.ts';
+import { type LayerOptions, initUniform, layerGenerator } from './options.ts';
 
 export interface LinearOptions extends LayerOptions {
   bias?: boolean;
@@ -20,7 +19,7 @@ export class Linear extends UnaryModule {
     }
     const generator = layerGenerator(options);
     const bound = 1 / Math.sqrt(inFeatures);
-    const draw = (shape: number[]) => rand(shape, { low: -bound, high: bound, generator, backend: options.backend });
+    const draw = (shape: number[]) => initUniform(shape, bound, generator, options.backend);
     this.weight = this.registerParameter('weight', draw([outFeatures, inFeatures]));
     this.bias = this.registerParameter('bias', options.bias === false ? null : draw([outFeatures]));
   }

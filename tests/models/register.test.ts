@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { container } from 'tsyringe';
+import { describe, expect, it } from 'vitest';
+import { TOKENS } from '../../core/plugins/tokens.ts';
+import { ControlNetModel, CtrLoraBaseControlNet, registerControlNet } from '../../plugins/controlnet/index.ts';
+import { UNet2DConditionModel, registerUNet } from '../../plugins/unet/index.ts';
+import { AutoencoderKL, registerVAE } from '../../plugins/vae/index.ts';
+
+describe('model plugins register under their tokens', () => {
+  it('resolves one instance per container for UNet, VAE and ControlNet', () => {
+    const c = container.createChildContainer();
+    registerUNet(c, 'tiny', { seed: 1 });
+    registerVAE(c, 'tiny');
+    registerControlNet(c, { kind: 'ctrloraBase', config: 'tiny' });
+    const unet = c.resolve(TOKENS.UNet);
+    expect(unet).toBeInstanceOf(UNet2DConditionModel);
+    expect(c.resolve(TOKENS.UNet)).toBe(unet);
+    expect(c.resolve(TOKENS.VAE)).toBeInstanceOf(AutoencoderKL);
+    expect(c.resolve(TOKENS.ControlNet)).toBeInstanceOf(CtrLoraBaseControlNet);
+    const d = container.createChildContainer();
+    registerControlNet(d, { kind: 'vanilla', options: { conditioningEmbeddingChannels: [8, 16] } });
+    expect(d.resolve(TOKENS.ControlNet)).toBeInstanceOf(ControlNetModel);
+  });
+});
