@@ -1,0 +1,197 @@
+/**
+ * Renders one scene into its aligned maps. One rasterisation gives the G-buffer; everything
+ * else is computed per pixel from it, so a pixel is tooth in every map or in none:
+ *  - target: enamel-like wrapped diffuse with a dentin-to-translucent-edge tint, Blinn-Phong
+ *    specular, pink wet gums, key-light shadows (a shadow map), darker interproximal gaps
+ *    (screen-space ambient occlusion from the depth buffer), a dark vignetted background;
+ *  - lighting: the same lights, shadows and occlusion on a neutral grey material, no colour;
+ *  - segmentation: the palette colour of each part (palette.ts), no shading;
+ *  - depth: nearest = 1, farthest foreground = 0.1, background 0;
+ *  - normal: camera-space unit normal as (n + 1) / 2 (x right, y up, z toward the viewer),
+ *    background 0.
+ */
+import type { Image } from '../../core/plugins/tokens.ts';
+import { cameraToWorld, frameCamera, lightCamera, project, type Camera } from './camera.ts';
+import { type Mesh, type Vec3, normalize } from './mesh.ts';
+import { BACKGROUND_COLOR, GUM_COLOR, toothColor } from './palette.ts';
+import { rasterize, type GBuffer } from './rasterizer.ts';
+import { buildJaw, PART_GUM, PART_PALATE, type SceneSpec } from './scene.ts';
+import type { ToothKind } from './tooth.ts';
+
+export interface RenderedSample {
+  spec: SceneSpec;
+  target: Image;
+  lighting: Image;
+  segmentation: Image;
+  depth: Image;
+  normal: Image;
+  gbuffer: GBuffer;
+  camera: Camera;
+}
+
+function rgbImage(width: number, height: number): Image & { data: Float32Array } {
+  return { width, height, channels: 3, data: new Float32Array(width * height * 3) };
+}
+
+function smoothstep(e0: number, e1: number, x: number): number {
+  const t = Math.min(1, Math.max(0, (x - e0) / (e1 - e0)));
+  return t * t * (3 - 2 * t);
+}
+
+/** Filmic-ish tone curve then display gamma: keeps highlights from clipping flat. */
+function display(linear: number): number {
+  const mapped = 1 - Math.exp(-1.35 * Math.max(0, linear));
+  return Math.pow(mapped, 1 / 2.2);
+}
+
+/** Fraction of the key light reaching each pixel, from a shadow map with 3x3 percentage-closer filtering. */
+function keyShadow(g: GBuffer, keyWorld: Vec3, mesh: Mesh): Float32Array {
+  const size = Math.min(512, Math.max(96, 2 * Math.max(g.width, g.height)));
+  const cam = lightCamera(keyWorld, mesh.positions, size);
+  const map = rasterize(mesh, cam, true);
+  const out = new Float32Array(g.width * g.height).fill(1);
+  const bias = 2.5 / cam.pixelsPerUnit + 0.15;
+  for (let k = 0; k < out.length; k++) {
+    if (g.part[k] === 0) continue;
+    const [lx, ly, ld] = project(cam, [g.position[k * 3]!, g.position[k * 3 + 1]!, g.position[k * 3 + 2]!]);
+    let lit = 0;
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const x = Math.floor(lx) + dx, y = Math.floor(ly) + dy;
+        if (x < 0 || y < 0 || x >= size || y >= size) { lit++; continue; }
+        if (ld >= map.depth[y * size + x]! - bias) lit++;
+      }
+    }
+    out[k] = lit / 9;
+  }
+  return out;
+}
+
+/** Screen-space ambient occlusion: how much nearby geometry stands in front of each pixel. */
+function ambientOcclusion(g: GBuffer, pixelsPerUnit: number): Float32Array {
+  const W = g.width, H = g.height, out = new Float32Array(W * H).fill(1);
+  const radius = Math.max(1.5, 1.8 * pixelsPerUnit);
+  const dirs = 10;
+  const offsets: Array<[number, number]> = [];
+  for (let i = 0; i < dirs; i++) {
+    const a = (i / dirs) * 2 * Math.PI + 0.3;
+    for (const r of [0.35, 0.7, 1]) offsets.push([Math.round(Math.cos(a) * radius * r), Math.round(Math.sin(a) * radius * r)]);
+  }
+  const range = 2.5; // mm of depth over which an occluder counts fully
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const k = y * W + x;
+      if (g.part[k] === 0) continue;
+      const d = g.depth[k]!;
+      let occ = 0;
+      for (const [ox, oy] of offsets) {
+        const xx = x + ox, yy = y + oy;
+        if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
+        const dn = g.depth[yy * W + xx]!;
+        const diff = dn - d;
+        if (diff > 0.2 && diff < 8) occ += Math.min(1, (diff - 0.2) / range);
+      }
+      out[k] = 1 - 0.8 * Math.min(1, occ / (offsets.length * 0.45));
+    }
+  }
+  return out;
+}
+
+interface Surface {
+  albedo: Vec3;
+  wrap: number;
+  specular: number;
+  shininess: number;
+}
+
+/** Renders the scene's maps at width x height. */
+export function renderScene(spec: SceneSpec, width: number, height: number): RenderedSample {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 8 || height < 8) {
+    throw new RangeError(`renderScene: image size must be integers >= 8, got ${width}x${height}`);
+  }
+  const mesh = buildJaw(spec);
+  const camera = frameCamera(spec, mesh.positions, width, height);
+  const g = rasterize(mesh, camera);
+  const L = spec.lights;
+  const shadow = keyShadow(g, cameraToWorld(camera, L.key.direction), mesh);
+  const ao = ambientOcclusion(g, camera.pixelsPerUnit);
+
+  const kinds = new Map<number, { kind: ToothKind; shade: number }>();
+  for (const t of spec.teeth) kinds.set(t.fdi, { kind: t.kind, shade: t.shade });
+  const lights = [
+    { ...L.key, h: normalize([L.key.direction[0], L.key.direction[1], L.key.direction[2] + 1]), shadowed: true },
+    { ...L.fill, h: normalize([L.fill.direction[0], L.fill.direction[1], L.fill.direction[2] + 1]), shadowed: false },
+    { ...L.ring, h: [0, 0, 1] as Vec3, shadowed: false },
+  ];
+
+  const target = rgbImage(width, height), lighting = rgbImage(width, height), segmentation = rgbImage(width, height);
+  const depth = rgbImage(width, height), normal = rgbImage(width, height);
+  let zMin = Infinity, zMax = -Infinity;
+  for (let k = 0; k < g.depth.length; k++) {
+    if (g.part[k] === 0) continue;
+    zMin = Math.min(zMin, g.depth[k]!);
+    zMax = Math.max(zMax, g.depth[k]!);
+  }
+  const neutral: Surface = { albedo: [0.8, 0.8, 0.8], wrap: 0, specular: 0.3, shininess: 40 };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const k = y * width + x, o = k * 3, part = g.part[k]!;
+      if (part === 0) {
+        const dx = (x + 0.5) / width - 0.5, dy = (y + 0.5) / height - 0.45;
+        const vignette = 1.25 - 1.4 * (dx * dx + dy * dy);
+        for (let c = 0; c < 3; c++) {
+          target.data[o + c] = display(spec.background[c]! * vignette);
+          segmentation.data[o + c] = BACKGROUND_COLOR[c]! / 255;
+        }
+        continue;
+      }
+      const n: Vec3 = [g.normal[o]!, g.normal[o + 1]!, g.normal[o + 2]!];
+      let surface: Surface;
+      let seg: readonly number[];
+      if (part === PART_GUM || part === PART_PALATE) {
+        const tone = part === PART_PALATE ? 0.9 : 1;
+        surface = { albedo: [spec.gum[0] * tone, spec.gum[1] * tone, spec.gum[2] * tone], wrap: 0.45, specular: 0.22, shininess: 22 };
+        seg = GUM_COLOR;
+      } else {
+        const info = kinds.get(part)!;
+        const t = g.attr[k]!;
+        const body = smoothstep(0.0, 0.55, t) * (1 - 0.35 * info.shade);
+        const albedo: Vec3 = [0, 1, 2].map((c) => spec.dentin[c]! + (spec.enamel[c]! - spec.dentin[c]!) * body) as Vec3;
+        if (info.kind === 'incisor' || info.kind === 'canine') {
+          // translucent incisal edge: enamel without dentin behind it looks grey-blue
+          const edge = 0.5 * smoothstep(0.72, 1, t);
+          const tint = [0.66, 0.71, 0.8];
+          for (let c = 0; c < 3; c++) albedo[c] = albedo[c]! + (tint[c]! - albedo[c]!) * edge;
+        }
+        surface = { albedo, wrap: 0.3, specular: 0.6, shininess: 70 };
+        seg = toothColor(part);
+      }
+      const occl = ao[k]!;
+      const col: Vec3 = [0, 0, 0];
+      let grey = 0;
+      for (const l of lights) {
+        const ndl = n[0] * l.direction[0] + n[1] * l.direction[1] + n[2] * l.direction[2];
+        const vis = (l.shadowed ? 0.15 + 0.85 * shadow[k]! : 1) * Math.sqrt(occl);
+        const diffuse = Math.max(0, (ndl + surface.wrap) / (1 + surface.wrap));
+        const ndh = Math.max(0, n[0] * l.h[0] + n[1] * l.h[1] + n[2] * l.h[2]);
+        const fresnel = 1 + 1.5 * Math.pow(1 - Math.max(0, n[2]), 5);
+        const spec1 = ndl > 0 ? surface.specular * fresnel * Math.pow(ndh, surface.shininess) : 0;
+        for (let c = 0; c < 3; c++) col[c] = col[c]! + l.intensity * l.color[c]! * vis * (surface.albedo[c]! * diffuse + spec1);
+        const nd = Math.max(0, ndl);
+        const nspec = ndl > 0 ? neutral.specular * Math.pow(ndh, neutral.shininess) : 0;
+        grey += l.intensity * vis * (neutral.albedo[0] * nd + nspec);
+      }
+      grey += L.ambient * occl * neutral.albedo[0];
+      const gl = display(grey);
+      const dz = zMax > zMin ? (g.depth[k]! - zMin) / (zMax - zMin) : 1;
+      for (let c = 0; c < 3; c++) {
+        target.data[o + c] = display(col[c]! + L.ambient * occl * surface.albedo[c]!);
+        lighting.data[o + c] = gl;
+        segmentation.data[o + c] = seg[c]! / 255;
+        depth.data[o + c] = 0.1 + 0.9 * dz;
+        normal.data[o + c] = (n[c]! + 1) / 2;
+      }
+    }
+  }
+  return { spec, target, lighting, segmentation, depth, normal, gbuffer: g, camera };
+}
