@@ -45,14 +45,17 @@ function display(linear: number): number {
 }
 
 /** Fraction of the key light reaching each pixel, from a shadow map with 3x3 percentage-closer filtering. */
-function keyShadow(g: GBuffer, keyWorld: Vec3, mesh: Mesh): Float32Array {
+function keyShadow(g: GBuffer, keyWorld: Vec3, keyCamera: Vec3, mesh: Mesh): Float32Array {
   const size = Math.min(512, Math.max(96, 2 * Math.max(g.width, g.height)));
   const cam = lightCamera(keyWorld, mesh.positions, size);
   const map = rasterize(mesh, cam, true);
   const out = new Float32Array(g.width * g.height).fill(1);
-  const bias = 2.5 / cam.pixelsPerUnit + 0.15;
+  const texel = 1 / cam.pixelsPerUnit;
   for (let k = 0; k < out.length; k++) {
     if (g.part[k] === 0) continue;
+    // slope-scaled bias: a surface grazed by the light needs more, or it shadows itself in stripes
+    const ndl = Math.max(0.08, Math.abs(g.normal[k * 3]! * keyCamera[0] + g.normal[k * 3 + 1]! * keyCamera[1] + g.normal[k * 3 + 2]! * keyCamera[2]));
+    const bias = 0.15 + texel * (1.5 + 2 * Math.sqrt(1 - ndl * ndl) / ndl);
     const [lx, ly, ld] = project(cam, [g.position[k * 3]!, g.position[k * 3 + 1]!, g.position[k * 3 + 2]!]);
     let lit = 0;
     for (let dy = -1; dy <= 1; dy++) {
@@ -97,6 +100,12 @@ function ambientOcclusion(g: GBuffer, pixelsPerUnit: number): Float32Array {
   return out;
 }
 
+/** The target's backdrop at pixel (x, y), channel c: the scene's dark colour with a soft vignette. */
+export function backgroundAt(spec: SceneSpec, x: number, y: number, width: number, height: number, c: number): number {
+  const dx = (x + 0.5) / width - 0.5, dy = (y + 0.5) / height - 0.45;
+  return display(spec.background[c]! * (1.25 - 1.4 * (dx * dx + dy * dy)));
+}
+
 interface Surface {
   albedo: Vec3;
   wrap: number;
@@ -113,7 +122,7 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
   const camera = frameCamera(spec, mesh.positions, width, height);
   const g = rasterize(mesh, camera);
   const L = spec.lights;
-  const shadow = keyShadow(g, cameraToWorld(camera, L.key.direction), mesh);
+  const shadow = keyShadow(g, cameraToWorld(camera, L.key.direction), L.key.direction, mesh);
   const ao = ambientOcclusion(g, camera.pixelsPerUnit);
 
   const kinds = new Map<number, { kind: ToothKind; shade: number }>();
@@ -137,10 +146,8 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
     for (let x = 0; x < width; x++) {
       const k = y * width + x, o = k * 3, part = g.part[k]!;
       if (part === 0) {
-        const dx = (x + 0.5) / width - 0.5, dy = (y + 0.5) / height - 0.45;
-        const vignette = 1.25 - 1.4 * (dx * dx + dy * dy);
         for (let c = 0; c < 3; c++) {
-          target.data[o + c] = display(spec.background[c]! * vignette);
+          target.data[o + c] = backgroundAt(spec, x, y, width, height, c);
           segmentation.data[o + c] = BACKGROUND_COLOR[c]! / 255;
         }
         continue;

@@ -270,24 +270,38 @@ export function buildJaw(spec: SceneSpec): Mesh {
   const sMax = halfLength + 2.5;
   // The cross-section, lingual bottom -> lingual wall -> rounded shoulder -> top plateau (under and
   // between the crowns) -> labial shoulder -> labial wall -> back along the flat base.
-  const profile: Array<(hd: number, h: number) => [number, number]> = [];
-  const shoulder = (side: -1 | 1, phi: number) => (hd: number, h: number): [number, number] =>
-    [side * (hd + GUM_SPREAD * Math.sin(phi)), h - SHOULDER_DROP * (1 - Math.cos(phi))];
-  const wall = (side: -1 | 1, q: number) => (hd: number, h: number): [number, number] =>
-    [side * (hd + GUM_SPREAD + 0.6 * q), h - SHOULDER_DROP + (-BASE_DEPTH - h + SHOULDER_DROP) * q];
+  // `h` is the gum line with its papillae (used at the top), `hs` the same smoothed along the arch
+  // (used down the walls): the scallops belong round the teeth, not carved down the whole base.
+  type Profile = (hd: number, h: number, hs: number) => [number, number];
+  const profile: Profile[] = [];
+  const shoulder = (side: -1 | 1, phi: number): Profile => (hd, h, hs) => {
+    const w = Math.sqrt(Math.sin(phi));
+    return [side * (hd + GUM_SPREAD * Math.sin(phi)), h * (1 - w) + hs * w - SHOULDER_DROP * (1 - Math.cos(phi))];
+  };
+  const wall = (side: -1 | 1, q: number): Profile => (hd, _h, hs) =>
+    [side * (hd + GUM_SPREAD + 0.6 * q), hs - SHOULDER_DROP + (-BASE_DEPTH - hs + SHOULDER_DROP) * q];
   for (let k = 4; k >= 1; k--) profile.push(wall(-1, k / 4));
   for (let k = 6; k >= 0; k--) profile.push(shoulder(-1, (k / 6) * (Math.PI / 2)));
   for (let k = 1; k < 6; k++) profile.push((hd, h) => [-hd + (2 * hd * k) / 6, h]);
   for (let k = 0; k <= 6; k++) profile.push(shoulder(1, (k / 6) * (Math.PI / 2)));
   for (let k = 1; k <= 4; k++) profile.push(wall(1, k / 4));
   for (let k = 1; k < 4; k++) profile.push((hd) => [hd + GUM_SPREAD + 0.6 - (2 * (hd + GUM_SPREAD + 0.6) * k) / 4, -BASE_DEPTH]);
-  const frames = Array.from({ length: along }, (_, j) => {
+  const raw = Array.from({ length: along }, (_, j) => {
     const s = -sMax + (2 * sMax * j) / (along - 1);
     return { ...frameAt(s), ...gumLine(s) };
   });
+  const window = Math.round(along / 12);
+  const frames = raw.map((f, j) => {
+    let sum = 0, depth = 0, n = 0;
+    for (let i = Math.max(0, j - window); i <= Math.min(along - 1, j + window); i++, n++) {
+      sum += raw[i]!.height;
+      depth += raw[i]!.halfDepth;
+    }
+    return { ...f, smooth: sum / n, halfDepth: depth / n };
+  });
   const gum = gridMesh(profile.length, along, true, PART_GUM, (i, j) => {
     const f = frames[j]!;
-    const [off, z] = profile[i]!(f.halfDepth, f.height);
+    const [off, z] = profile[i]!(f.halfDepth, f.height, f.smooth);
     const p = add(f.point, scale(f.outward, off));
     return [p[0], p[1], z, 0];
   });
@@ -298,7 +312,7 @@ export function buildJaw(spec: SceneSpec): Mesh {
   for (const j of [0, along - 1]) {
     const f = frames[j]!;
     const ring = profile.map((pf) => {
-      const [off, z] = pf(f.halfDepth, f.height);
+      const [off, z] = pf(f.halfDepth, f.height, f.smooth);
       const p = add(f.point, scale(f.outward, off));
       return [p[0], p[1], z] as Vec3;
     });
@@ -314,7 +328,7 @@ export function buildJaw(spec: SceneSpec): Mesh {
         const rows = 12;
     const palate = gridMesh(along, rows, false, PART_PALATE, (i, r) => {
       const f = frames[i]!;
-      const [off, z0] = profile[4]!(f.halfDepth, f.height); // where the lingual wall meets the shoulder
+      const [off, z0] = profile[4]!(f.halfDepth, f.height, f.smooth); // where the lingual wall meets the shoulder
       const edge = add(f.point, scale(f.outward, off));
       const q = r / (rows - 1);
       const target: Vec3 = [0, Math.max(edge[1], centreY * 0.9), -(BASE_DEPTH - 3)];
