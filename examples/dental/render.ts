@@ -4,7 +4,8 @@
  *  - target: enamel-like wrapped diffuse with a dentin-to-translucent-edge tint, Blinn-Phong
  *    specular, pink wet gums, key-light shadows (a shadow map), darker interproximal gaps
  *    (screen-space ambient occlusion from the depth buffer), a dark vignetted background;
- *  - lighting: the same lights, shadows and occlusion on a neutral grey material, no colour;
+ *  - lighting: the same lights, shadows and occlusion on a neutral grey material, no colour,
+ *    tone-mapped without the display gamma so its gradations stay visible;
  *  - segmentation: the palette colour of each part (palette.ts), no shading;
  *  - depth: nearest = 1, farthest foreground = 0.1, background 0;
  *  - normal: camera-space unit normal as (n + 1) / 2 (x right, y up, z toward the viewer),
@@ -189,7 +190,7 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
         grey += l.intensity * vis * (neutral.albedo[0] * nd + nspec);
       }
       grey += L.ambient * occl * neutral.albedo[0];
-      const gl = display(grey);
+      const gl = 1 - Math.exp(-1.5 * grey); // linear-ish (no display gamma): keeps the shading's gradations
       const dz = zMax > zMin ? (g.depth[k]! - zMin) / (zMax - zMin) : 1;
       for (let c = 0; c < 3; c++) {
         target.data[o + c] = display(col[c]! + L.ambient * occl * surface.albedo[c]!);
