@@ -86,7 +86,8 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
       Array.from({ length: workers }, (_, w) => new Promise<void>((resolve, reject) => {
         // The worker module is TypeScript: a tiny bootstrap registers tsx in the thread, then imports it.
         const entry = new URL('./generate-worker.ts', import.meta.url).href;
-        const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+        const tsxApi = import.meta.resolve('tsx/esm/api'); // absolute, so the thread finds it from any cwd
+        const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
         const worker = new Worker(bootstrap, {
           eval: true,
           workerData: { outDir: o.outDir, first: w, step: workers, count: o.count, options: sampleOptions },
