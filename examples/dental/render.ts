@@ -157,8 +157,13 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
       let surface: Surface;
       let seg: readonly number[];
       if (part === PART_GUM || part === PART_PALATE) {
-        const tone = part === PART_PALATE ? 0.9 : 1;
-        surface = { albedo: [spec.gum[0] * tone, spec.gum[1] * tone, spec.gum[2] * tone], wrap: 0.45, specular: 0.22, shininess: 22 };
+        // paler toward the base, a redder band along the gum line (the free gingiva)
+        const t = part === PART_PALATE ? 0.6 : g.attr[k]!;
+        const tone = (part === PART_PALATE ? 0.9 : 1) * (0.9 + 0.1 * t);
+        const margin = 0.4 * smoothstep(0.82, 1, t);
+        const red = [0.7, 0.22, 0.3];
+        const albedo = [0, 1, 2].map((c) => spec.gum[c]! * tone * (1 - margin) + red[c]! * margin) as Vec3;
+        surface = { albedo, wrap: 0.45, specular: 0.22, shininess: 22 };
         seg = GUM_COLOR;
       } else {
         const info = kinds.get(part)!;

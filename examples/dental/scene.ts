@@ -303,7 +303,8 @@ export function buildJaw(spec: SceneSpec): Mesh {
     const f = frames[j]!;
     const [off, z] = profile[i]!(f.halfDepth, f.height, f.smooth);
     const p = add(f.point, scale(f.outward, off));
-    return [p[0], p[1], z, 0];
+    // attribute: height on the gum, 0 at the base .. 1 at the gum line (the shader reddens the margin)
+    return [p[0], p[1], z, Math.min(1, Math.max(0, (z + BASE_DEPTH) / (f.height + BASE_DEPTH)))];
   });
   orientOutward(gum, [0, arch.at(halfLength * 0.5).point[1], -BASE_DEPTH * 3]);
   meshes.push(gum);
