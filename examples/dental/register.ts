@@ -3,7 +3,6 @@
  * settings) before it exists, so it is opened first and then registered as a value under
  * TOKENS.Dataset; the recipe asks the container for the token.
  */
-import 'reflect-metadata';
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS, type Dataset } from '../../core/plugins/tokens.ts';
 import { DentalDataset, type DentalDatasetOptions, type DentalSample } from './dataset.ts';

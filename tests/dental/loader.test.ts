@@ -10,7 +10,7 @@ import { DentalDataset, DentalDataError } from '../../examples/dental/dataset.ts
 import { generateDataset } from '../../examples/dental/generate.ts';
 import { ProceduralDentalDataset } from '../../examples/dental/procedural-dataset.ts';
 import { promptFor } from '../../examples/dental/prompt.ts';
-import { registerDentalDataset } from '../../examples/dental/register.ts';
+import { registerDentalDataset, registerProceduralDataset } from '../../examples/dental/register.ts';
 import { AlphaBlender, MaskCompositeBlender } from '../../plugins/blenders/index.ts';
 
 let base: string, gen: string;
@@ -112,6 +112,13 @@ describe('layouts', () => {
     expect(b.name).toBe(a.name);
     expect(b.prompt).toBe(a.prompt);
     for (let i = 0; i < a.target.data.length; i += 37) expect(b.target.data[i]!).toBeCloseTo(a.target.data[i]!, 1);
+    expect(Math.min(...b.target.data)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...b.condition.data)).toBeLessThanOrEqual(1);
+    await expect(proc.get(COUNT)).rejects.toThrow(/index 6 out of range \[0, 6\)/);
+    const c2 = container.createChildContainer();
+    const registered = registerProceduralDataset(c2, { count: 2, seed: 1, width: 16, height: 16, blender: new MaskCompositeBlender() });
+    expect(c2.resolve(TOKENS.Dataset)).toBe(registered);
+    expect(registered.length).toBe(2);
   });
 });
 
