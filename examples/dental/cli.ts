@@ -136,12 +136,12 @@ program
 
 program
   .command('check')
-  .description('Open a dataset folder with the loader (CtrLoRA prompt.json, target/lighting/segmentation folders, or generator output), check every file, and report. Reads only.')
+  .description('Open a dataset folder with the loader (CtrLoRA prompt.json, target/lighting/segmentation folders, or generator output), decode every image once, and report. Reads only.')
   .argument('<dir>', 'dataset folder')
   .option('--skip-invalid', 'report bad samples as warnings and count them instead of stopping at the first', false)
   .addOption(new Option('-b, --blender <name>', 'blender for the folders layout').choices(blenderNames).default('mask-composite'))
   .action(async (dir: string, o: { skipInvalid: boolean; blender: string }) => {
-    const ds = await DentalDataset.open(dir, { skipInvalid: o.skipInvalid, blender: blenderByName(blenders, o.blender) });
+    const ds = await DentalDataset.open(dir, { skipInvalid: o.skipInvalid, verify: 'decode', blender: blenderByName(blenders, o.blender) });
     const first = await ds.get(0);
     console.log(`${ds.root}: layout ${ds.layout}, ${ds.length} usable samples, ${ds.skipped.length} skipped`);
     console.log(`first: ${first.name}: "${first.prompt}"`);

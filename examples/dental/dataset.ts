@@ -51,6 +51,12 @@ export interface DentalDatasetOptions {
   /** Horizontal flip: never, always, or for about half the samples chosen by `flipSeed`. */
   flip?: 'none' | 'always' | 'random';
   flipSeed?: number;
+  /**
+   * How far files are checked at open: 'header' (default: size and format, fast) or 'decode'
+   * (every image decoded once: also catches files whose data is corrupt behind a good header;
+   * without it such a file fails, named, when its sample is loaded).
+   */
+  verify?: 'header' | 'decode';
   /** Skip bad samples with a warning instead of failing. */
   skipInvalid?: boolean;
   warn?: (message: string) => void;
@@ -140,6 +146,7 @@ export class DentalDataset implements Dataset<DentalSample> {
       flip: options.flip ?? 'none',
       flipSeed: options.flipSeed ?? 0,
       skipInvalid: options.skipInvalid ?? false,
+      verify: options.verify ?? 'header',
       blender: options.blender,
       blenderOptions: options.blenderOptions,
     };
@@ -149,6 +156,7 @@ export class DentalDataset implements Dataset<DentalSample> {
     }
     if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new DentalDataError(`DentalDataset: option valFraction must be in [0, 1), got ${o.valFraction}`);
     if (!['train', 'val', 'all'].includes(o.split)) throw new DentalDataError(`DentalDataset: option split must be train, val or all, got ${o.split}`);
+    if (!['header', 'decode'].includes(o.verify)) throw new DentalDataError(`DentalDataset: option verify must be header or decode, got ${o.verify}`);
     if (!['none', 'always', 'random'].includes(o.flip)) throw new DentalDataError(`DentalDataset: option flip must be none, always or random, got ${o.flip}`);
 
     const absRoot = resolve(root);
@@ -260,6 +268,13 @@ export class DentalDataset implements Dataset<DentalSample> {
             throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): ${(err as Error).message}`);
           }
           if (!meta.width || !meta.height) throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): no size in its header`);
+          if (o.verify === 'decode') {
+            try {
+              await sharp(file).raw().toBuffer();
+            } catch (err) {
+              throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): ${(err as Error).message}`);
+            }
+          }
           if (!size) size = { width: meta.width, height: meta.height, file: rel };
           else if (size.width !== meta.width || size.height !== meta.height) {
             throw new DentalDataError(`mismatched sizes in sample ${e.name}: ${size.file} is ${size.width}x${size.height} but ${rel} is ${meta.width}x${meta.height}`);

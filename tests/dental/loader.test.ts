@@ -200,6 +200,27 @@ describe('bad input', () => {
     expect(ds.skipped).toHaveLength(1);
   });
 
+  it('an image whose data is corrupt behind a good header: found by verify "decode", or named when loaded', async () => {
+    const dir = await fixture('truncated', ['prompt.json', 'source', 'target']);
+    const victim = (await readdir(join(dir, 'target'))).sort()[0]!;
+    const bytes = await readFile(join(dir, 'target', victim));
+    await writeFile(join(dir, 'target', victim), bytes.subarray(0, Math.floor(bytes.length / 2))); // header intact, data cut
+    const lazy = await DentalDataset.open(dir);
+    expect(lazy.length).toBe(COUNT);
+    let failed = '';
+    for (let i = 0; i < COUNT; i++) {
+      try {
+        await lazy.get(i);
+      } catch (e) {
+        failed = (e as Error).message;
+      }
+    }
+    expect(failed).toMatch(new RegExp(`unreadable image target/${victim}`));
+    await expect(DentalDataset.open(dir, { verify: 'decode' })).rejects.toThrow(new RegExp(`unreadable image target/${victim} \\(target of target/${victim}\\)`));
+    const ds = await DentalDataset.open(dir, { verify: 'decode', skipInvalid: true, warn: () => {} });
+    expect(ds.length).toBe(COUNT - 1);
+  });
+
   it('a path in prompt.json that escapes the dataset folder (relative, absolute, or through a link)', async () => {
     const dir = await fixture('escape', ['prompt.json', 'source', 'target']);
     const lines = (await readFile(join(dir, 'prompt.json'), 'utf8')).trim().split('\n');
