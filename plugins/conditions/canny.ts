@@ -8,7 +8,7 @@
 import type { ConditionExtractor, Image } from '../../core/plugins/tokens.ts';
 import { checkImage, luminanceAt, makeImage, numberOption } from '../blenders/pixels.ts';
 
-function gaussianBlur(src: Float32Array, w: number, h: number, sigma: number): Float32Array {
+export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: number): Float32Array {
   if (sigma <= 0) return src;
   const r = Math.max(1, Math.ceil(2.5 * sigma));
   const k = new Float32Array(2 * r + 1);

@@ -7,8 +7,9 @@ import 'reflect-metadata';
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS, type ConditionExtractor } from '../../core/plugins/tokens.ts';
 import { CannyExtractor } from './canny.ts';
+import { SoftEdgesExtractor } from './soft-edges.ts';
 
-export const EXTRACTORS: ReadonlyArray<() => ConditionExtractor> = [() => new CannyExtractor()];
+export const EXTRACTORS: ReadonlyArray<() => ConditionExtractor> = [() => new CannyExtractor(), () => new SoftEdgesExtractor()];
 
 export function register(container: DependencyContainer): void {
   for (const make of EXTRACTORS) container.register(TOKENS.ConditionExtractor, { useValue: make() });
@@ -24,3 +25,4 @@ export function extractorByName(container: DependencyContainer, name: string): C
 }
 
 export { CannyExtractor } from './canny.ts';
+export { SoftEdgesExtractor } from './soft-edges.ts';

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
 import { TOKENS, type Image } from '../../core/plugins/tokens.ts';
-import { CannyExtractor, extractorByName, register } from '../../plugins/conditions/index.ts';
+import { CannyExtractor, extractorByName, register, SoftEdgesExtractor } from '../../plugins/conditions/index.ts';
 
 function square(size: number, from: number, to: number): Image {
   const data = new Float32Array(size * size * 3);
@@ -37,8 +37,24 @@ describe('canny', () => {
   it('registers under the ConditionExtractor token', () => {
     const c = container.createChildContainer();
     register(c);
-    expect(c.resolveAll(TOKENS.ConditionExtractor).map((e) => e.name)).toEqual(['canny']);
+    expect(c.resolveAll(TOKENS.ConditionExtractor).map((e) => e.name)).toEqual(['canny', 'soft-edges']);
     expect(extractorByName(c, 'canny')).toBeInstanceOf(CannyExtractor);
-    expect(() => extractorByName(c, 'hed')).toThrow('unknown condition extractor "hed"; registered: canny');
+    expect(extractorByName(c, 'soft-edges')).toBeInstanceOf(SoftEdgesExtractor);
+    expect(() => extractorByName(c, 'hed')).toThrow('unknown condition extractor "hed"; registered: canny, soft-edges');
+  });
+});
+
+describe('soft edges', () => {
+  it('peaks (at 1) on the square outline, is 0 in flat areas, and stays in [0, 1]', () => {
+    const out = new SoftEdgesExtractor().extract(square(24, 6, 18), { sigma: 0.5, channels: 1 });
+    const at = (x: number, y: number) => out.data[y * 24 + x]!;
+    expect(Math.max(...out.data)).toBeCloseTo(1, 6);
+    expect(at(12, 12)).toBe(0);
+    expect(at(1, 1)).toBe(0);
+    expect(Math.max(at(5, 12), at(6, 12))).toBeGreaterThan(0.8);
+    for (const v of out.data) expect(v >= 0 && v <= 1).toBe(true);
+    const flat: Image = { width: 4, height: 4, channels: 1, data: new Float32Array(16).fill(0.3) };
+    expect(new SoftEdgesExtractor().extract(flat).data.every((v) => v === 0)).toBe(true);
+    expect(() => new SoftEdgesExtractor().extract(flat, { gamma: 0 })).toThrow(/soft-edges: option "gamma"/);
   });
 });
