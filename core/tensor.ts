@@ -17,9 +17,10 @@ export type TensorOrScalar = Tensor | number;
 export class Tensor {
   readonly dtype = 'float32' as const;
   readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly offset: number;
-  readonly storage: Storage;
+  // Rebound only by setData/_rebind (parameter updates); never mutated in place.
+  strides: readonly number[];
+  offset: number;
+  storage: Storage;
   /** Accumulated gradient, set by backward() on leaves (and on non-leaves after retainGrad()). */
   grad: Tensor | null = null;
   /** An optional label shown in errors (modules name their parameters). */
@@ -138,6 +139,30 @@ export class Tensor {
   }
   zeroGrad(): void {
     this.grad = null;
+  }
+  /**
+   * Replaces this leaf's values with a copy of `values` (torch's `param.data = values`, or
+   * `copy_`): how optimisers, initialisers and state-dict loading update parameters, since
+   * kernels never write into an existing storage. Every holder of this Tensor object sees
+   * the new values; the old storage is released (GPU memory), so views taken earlier must
+   * not be used afterwards.
+   */
+  setData(values: Tensor): this {
+    if (this._gradFn) throw new TensorError('setData: only leaf tensors can be rebound (this one was computed by an op)');
+    if (values.ndim !== this.ndim || values.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ArgumentError(`setData: values of shape ${fmtShape(values.shape)} cannot replace ${this.name ?? 'a tensor'} of shape ${fmtShape(this.shape)}`);
+    }
+    // A fresh copy, so this tensor never shares (and later frees) a storage someone else holds.
+    this._rebind(values.backend === this.backend ? this.backend.copy(values) : this.backend.upload(values.toArray()));
+    return this;
+  }
+  /** @internal Points this tensor at a dense storage of its size and releases the old one. */
+  _rebind(storage: Storage, disposeOld = true): void {
+    const old = this.storage;
+    this.storage = storage;
+    this.strides = Object.freeze(contiguousStrides(this.shape));
+    this.offset = 0;
+    if (disposeOld && old !== storage) old.backend.dispose(old);
   }
 
   // ---- creation alike --------------------------------------------------------------------

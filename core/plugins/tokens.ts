@@ -1,10 +1,15 @@
 /**
  * Typed injection tokens, one per plugin kind. A recipe asks the container for a token,
  * never for a concrete class; a plugin registers its implementation under one.
- * (The container and the remaining kinds' interfaces are the framework layer's.)
+ * Kinds whose interface is still `unknown` (the models, schedulers, sampler) are typed by the
+ * plugins that implement them; the container (container.ts) lists registrations by kind name.
  */
 import type { InjectionToken } from 'tsyringe';
 import type { Backend } from '../backend.ts';
+import type { TelemetryBus } from '../telemetry/bus.ts';
+import type { TelemetrySink } from '../telemetry/sink.ts';
+
+export type { TelemetrySink };
 
 /** An image on the host: height x width x channels, row-major (HWC), values in [0, 1]. */
 export interface Image {
@@ -46,5 +51,17 @@ export const TOKENS = {
   ConditionBlender: Symbol('ConditionBlender') as InjectionToken<ConditionBlender>,
   ConditionExtractor: Symbol('ConditionExtractor') as InjectionToken<ConditionExtractor>,
   Dataset: Symbol('Dataset') as InjectionToken<Dataset>,
-  TelemetrySink: Symbol('TelemetrySink') as InjectionToken<unknown>,
+  TelemetrySink: Symbol('TelemetrySink') as InjectionToken<TelemetrySink>,
+  /** The run's event bus (one per run container): trainers emit into it, sinks attach to it. */
+  TelemetryBus: Symbol('TelemetryBus') as InjectionToken<TelemetryBus>,
 } as const;
+
+export type TokenKind = keyof typeof TOKENS;
+
+/** The kind name of a token (`ConditionBlender`), for error messages and config files. */
+export function tokenKind(token: InjectionToken<unknown>): string {
+  for (const [kind, t] of Object.entries(TOKENS)) if (t === token) return kind;
+  if (typeof token === 'symbol') return token.description ?? token.toString();
+  if (typeof token === 'function') return token.name;
+  return String(token);
+}
