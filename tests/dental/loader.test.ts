@@ -103,6 +103,22 @@ describe('layouts', () => {
     expect(Array.from(s.condition.data)).toEqual(Array.from(s.segmentation!.data)); // weight 1 = segmentation
   });
 
+  it('reads grey, 16-bit and RGBA images as RGB in [0, 1]', async () => {
+    const dir = await fixture('formats', ['target', 'lighting', 'segmentation']);
+    const name = (await readdir(join(dir, 'lighting'))).sort()[0]!;
+    const original = await sharp(join(gen, 'lighting', name)).raw().toBuffer();
+    await sharp(join(gen, 'lighting', name)).greyscale().toColourspace('grey16').png().toFile(join(dir, 'lighting', name));
+    await sharp(join(gen, 'target', name)).ensureAlpha().png().toFile(join(dir, 'target', name));
+    const ds = await DentalDataset.open(dir, { width: 32, blender: new AlphaBlender(), blenderOptions: { weight: 0 } });
+    const s = await ds.get(0);
+    expect(s.name).toBe(`target/${name}`);
+    expect(s.lighting!.channels).toBe(3);
+    for (let p = 0; p < 32 * 32; p += 17) expect(s.lighting!.data[p * 3]!).toBeCloseTo(original[p * 3]! / 255, 1);
+    expect(Math.max(...s.lighting!.data)).toBeLessThanOrEqual(1);
+    expect(s.target.channels).toBe(3);
+    expect(Array.from(s.condition.data)).toEqual(Array.from(s.lighting!.data)); // alpha 0 = lighting
+  });
+
   it('registers under the Dataset token; the procedural dataset renders the same sample as the files', async () => {
     const c = container.createChildContainer();
     const ds = await registerDentalDataset(c, gen, { width: 32 });
