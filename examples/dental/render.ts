@@ -107,6 +107,24 @@ export function backgroundAt(spec: SceneSpec, x: number, y: number, width: numbe
   return display(spec.background[c]! * (1.25 - 1.4 * (dx * dx + dy * dy)));
 }
 
+/** Smooth 3D value noise in [0, 1] (hashed lattice, trilinear with a smoothstep): enamel and gum mottling. */
+function valueNoise(x: number, y: number, z: number): number {
+  const xi = Math.floor(x), yi = Math.floor(y), zi = Math.floor(z);
+  const fx = x - xi, fy = y - yi, fz = z - zi;
+  const u = fx * fx * (3 - 2 * fx), v = fy * fy * (3 - 2 * fy), w = fz * fz * (3 - 2 * fz);
+  const h = (i: number, j: number, k: number) => {
+    let n = Math.imul(i, 0x27d4eb2d) ^ Math.imul(j, 0x165667b1) ^ Math.imul(k, 0x9e3779b1);
+    n = Math.imul(n ^ (n >>> 15), 0x85ebca6b);
+    return ((n ^ (n >>> 13)) >>> 0) / 4294967296;
+  };
+  const lerp = (a: number, b: number, t: number) => a + (b - a) * t;
+  return lerp(
+    lerp(lerp(h(xi, yi, zi), h(xi + 1, yi, zi), u), lerp(h(xi, yi + 1, zi), h(xi + 1, yi + 1, zi), u), v),
+    lerp(lerp(h(xi, yi, zi + 1), h(xi + 1, yi, zi + 1), u), lerp(h(xi, yi + 1, zi + 1), h(xi + 1, yi + 1, zi + 1), u), v),
+    w,
+  );
+}
+
 interface Surface {
   albedo: Vec3;
   wrap: number;
@@ -154,6 +172,8 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
         continue;
       }
       const n: Vec3 = [g.normal[o]!, g.normal[o + 1]!, g.normal[o + 2]!];
+      // mottling at about 1.5 mm: a few percent of albedo, so surfaces are not plastic-flat
+      const mottle = 0.94 + 0.12 * valueNoise(g.position[o]! * 0.7, g.position[o + 1]! * 0.7, g.position[o + 2]! * 0.7);
       let surface: Surface;
       let seg: readonly number[];
       if (part === PART_GUM || part === PART_PALATE) {
@@ -163,7 +183,7 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
         const margin = 0.4 * smoothstep(0.82, 1, t);
         const red = [0.7, 0.22, 0.3];
         const albedo = [0, 1, 2].map((c) => spec.gum[c]! * tone * (1 - margin) + red[c]! * margin) as Vec3;
-        surface = { albedo, wrap: 0.45, specular: 0.22, shininess: 22 };
+        surface = { albedo: [albedo[0] * mottle, albedo[1] * mottle, albedo[2] * mottle], wrap: 0.45, specular: 0.22, shininess: 22 };
         seg = GUM_COLOR;
       } else {
         const info = kinds.get(part)!;
@@ -176,7 +196,8 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
           const tint = [0.66, 0.71, 0.8];
           for (let c = 0; c < 3; c++) albedo[c] = albedo[c]! + (tint[c]! - albedo[c]!) * edge;
         }
-        surface = { albedo, wrap: 0.3, specular: 0.6, shininess: 70 };
+        const enamelMottle = 1 + (mottle - 1) * 0.5;
+        surface = { albedo: [albedo[0] * enamelMottle, albedo[1] * enamelMottle, albedo[2] * enamelMottle], wrap: 0.3, specular: 0.6, shininess: 70 };
         seg = toothColor(part);
       }
       const occl = ao[k]!;
