@@ -1,0 +1,57 @@
+/**
+ * Registration of the dental Dataset plugins. A dataset needs its folder (or its generator
+ * settings) before it exists, so it is opened first and then registered as a value under
+ * TOKENS.Dataset; the recipe asks the container for the token.
+ *
+ * As a recipe plugin (`{ "module": "./examples/dental/register.ts", "options": {...} }`),
+ * `register` reads its options: `root` (a dataset folder: the loader, registered as "dental")
+ * or no root (the procedural generator, registered as "dental-procedural", with `count`,
+ * `seed`, `width`, `height`); `blender` names the ConditionBlender for the condition image
+ * (looked up among the container's blenders, else the bundled ones; default mask-composite);
+ * the loader's other options (split, flip, skipInvalid, ...) pass through.
+ */
+import type { DependencyContainer } from 'tsyringe';
+import { PluginContainer } from '../../core/plugins/container.ts';
+import { TOKENS, type ConditionBlender, type Dataset } from '../../core/plugins/tokens.ts';
+import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
+import { DentalDataset, type DentalDatasetOptions, type DentalSample } from './dataset.ts';
+import { ProceduralDentalDataset, type ProceduralDentalOptions } from './procedural-dataset.ts';
+
+export function registerDataset(container: DependencyContainer | PluginContainer, dataset: Dataset<DentalSample>): void {
+  if (container instanceof PluginContainer) container.register(TOKENS.Dataset, dataset.name, { useValue: dataset });
+  else container.register(TOKENS.Dataset, { useValue: dataset });
+}
+
+/** Opens the dataset in `root` (any layout DentalDataset reads) and registers it. */
+export async function registerDentalDataset(
+  container: DependencyContainer | PluginContainer,
+  root: string,
+  options?: DentalDatasetOptions,
+): Promise<DentalDataset> {
+  const ds = await DentalDataset.open(root, options);
+  registerDataset(container, ds);
+  return ds;
+}
+
+/** Registers a procedural (render-on-demand) dental dataset. */
+export function registerProceduralDataset(container: DependencyContainer | PluginContainer, options: ProceduralDentalOptions): ProceduralDentalDataset {
+  const ds = new ProceduralDentalDataset(options);
+  registerDataset(container, ds);
+  return ds;
+}
+
+function pickBlender(container: PluginContainer, name: string): ConditionBlender {
+  if (container.has(TOKENS.ConditionBlender, name)) return container.resolve(TOKENS.ConditionBlender, name);
+  return blenderByName(blenderContainer(), name);
+}
+
+/** The recipe-plugin entry point (see the module comment for the options). */
+export async function register(container: PluginContainer, options: Readonly<Record<string, unknown>> = {}): Promise<void> {
+  const { root, blender = 'mask-composite', blenderOptions, count = 2000, seed = 0, width = 128, height, ...rest } = options as Record<string, never>;
+  const chosen = pickBlender(container, blender);
+  if (root !== undefined) {
+    await registerDentalDataset(container, root, { ...(rest as DentalDatasetOptions), width, height: height ?? width, blender: chosen, blenderOptions });
+  } else {
+    registerProceduralDataset(container, { count, seed, width, height: height ?? width, blender: chosen, blenderOptions });
+  }
+}

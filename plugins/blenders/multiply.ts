@@ -1,0 +1,10 @@
+/** `multiply`: lighting * segmentation, channel by channel (colours darkened by the shading). */
+import type { ConditionBlender, Image } from '../../core/plugins/tokens.ts';
+import { blendRgb } from './pixels.ts';
+
+export class MultiplyBlender implements ConditionBlender {
+  readonly name = 'multiply';
+  blend(lighting: Image, segmentation: Image): Image {
+    return blendRgb('multiply blender', lighting, segmentation, (l, s) => l * s);
+  }
+}

@@ -1,0 +1,230 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generateDataset } from '../../examples/dental/generate.ts';
+import { encodePng } from '../../examples/dental/image-io.ts';
+import { FDI_NUMBERS, GUM_COLOR, toothColor } from '../../examples/dental/palette.ts';
+import { parseSampleName } from '../../examples/dental/prompt.ts';
+import { backgroundAt, renderScene } from '../../examples/dental/render.ts';
+import { JAWS, PART_GUM, PART_PALATE, VIEWS, jawViewOf, sampleScene } from '../../examples/dental/scene.ts';
+import { buildToothMesh, toothShape } from '../../examples/dental/tooth.ts';
+import { DEFAULT_GUM } from '../../plugins/blenders/mask-composite.ts';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'dental-gen-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function rgbAt(data: Float32Array, p: number): [number, number, number] {
+  return [Math.round(data[p * 3]! * 255), Math.round(data[p * 3 + 1]! * 255), Math.round(data[p * 3 + 2]! * 255)];
+}
+
+describe('scene sampling', () => {
+  it('cycles through every jaw/view combination', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const { jaw, view } = jawViewOf(i);
+      seen.add(`${jaw}/${view}`);
+    }
+    expect(seen.size).toBe(JAWS.length * VIEWS.length);
+  });
+
+  it('is a function of (seed, index) only', () => {
+    expect(sampleScene(5, 3)).toEqual(sampleScene(5, 3));
+    expect(sampleScene(5, 3)).not.toEqual(sampleScene(6, 3));
+  });
+
+  it('gives each jaw its FDI quadrants: 14 teeth, 7 a side', () => {
+    const up = sampleScene(1, 0).teeth.map((t) => t.fdi).sort((a, b) => a - b);
+    expect(up).toEqual([11, 12, 13, 14, 15, 16, 17, 21, 22, 23, 24, 25, 26, 27]);
+    const low = sampleScene(1, 5).teeth.map((t) => t.fdi).sort((a, b) => a - b);
+    expect(low).toEqual([31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 47]);
+  });
+
+  it('sometimes leaves a tooth out', () => {
+    let missing = 0;
+    for (let i = 0; i < 60; i++) missing += sampleScene(11, i).teeth.filter((t) => t.missing).length;
+    expect(missing).toBeGreaterThan(3);
+    expect(missing).toBeLessThan(40);
+  });
+});
+
+describe('tooth shapes', () => {
+  it('builds crowns with outward normals and distinct proportions per type', () => {
+    for (const position of [1, 3, 4, 6]) {
+      const mesh = buildToothMesh(toothShape('upper', position, 1), 11);
+      let outward = 0;
+      const n = mesh.attr.length;
+      for (let v = 0; v < n; v++) {
+        const p = [mesh.positions[v * 3]!, mesh.positions[v * 3 + 1]!, mesh.positions[v * 3 + 2]! - 3];
+        outward += p[0]! * mesh.normals[v * 3]! + p[1]! * mesh.normals[v * 3 + 1]! + p[2]! * mesh.normals[v * 3 + 2]! > 0 ? 1 : 0;
+      }
+      expect(outward / n).toBeGreaterThan(0.8);
+    }
+    const incisor = toothShape('upper', 1, 1), molar = toothShape('upper', 6, 1), canine = toothShape('upper', 3, 1);
+    expect(incisor.taperDepth).toBeLessThan(0.4); // chisel edge
+    expect(molar.cusps).toHaveLength(4);
+    expect(canine.cusps).toHaveLength(1);
+    expect(toothShape('lower', 4, 1).cusps).toHaveLength(2);
+  });
+});
+
+describe('rendered maps', () => {
+  const size = 48;
+  const samples = [0, 2, 6, 9].map((i) => renderScene(sampleScene(3, i), size, size));
+
+  it('segmentation, depth and normal share one foreground, and it is not empty', () => {
+    for (const r of samples) {
+      let fg = 0;
+      for (let p = 0; p < size * size; p++) {
+        const seg = rgbAt(r.segmentation.data, p).some((v) => v !== 0);
+        expect(r.depth.data[p * 3]! > 0).toBe(seg);
+        expect(r.normal.data[p * 3]! + r.normal.data[p * 3 + 1]! + r.normal.data[p * 3 + 2]! > 0).toBe(seg);
+        expect(r.lighting.data[p * 3]! > 0).toBe(seg);
+        fg += seg ? 1 : 0;
+      }
+      expect(fg).toBeGreaterThan(size * size * 0.08);
+    }
+  });
+
+  it("segmentation's tooth pixels are exactly the target's tooth pixels", () => {
+    for (const r of samples) {
+      const g = r.gbuffer;
+      let teeth = 0, whiteish = 0;
+      for (let p = 0; p < size * size; p++) {
+        const part = g.part[p]!;
+        const seg = rgbAt(r.segmentation.data, p);
+        if (part >= 10) {
+          expect(seg).toEqual([...toothColor(part)]);
+          teeth++;
+          const [R, G, B] = [r.target.data[p * 3]!, r.target.data[p * 3 + 1]!, r.target.data[p * 3 + 2]!];
+          if (Math.min(R, G, B) > 0.35 && Math.max(R, G, B) - Math.min(R, G, B) < 0.3) whiteish++;
+        } else if (part === PART_GUM || part === PART_PALATE) {
+          expect(seg).toEqual([...GUM_COLOR]);
+          expect(r.target.data[p * 3]!).toBeGreaterThan(r.target.data[p * 3 + 1]!); // pink: red over green
+        } else {
+          expect(seg).toEqual([0, 0, 0]);
+          const x = p % size, y = Math.floor(p / size);
+          for (let c = 0; c < 3; c++) expect(r.target.data[p * 3 + c]).toBe(Math.fround(backgroundAt(r.spec, x, y, size, size, c)));
+        }
+      }
+      expect(teeth).toBeGreaterThan(20);
+      expect(whiteish / teeth).toBeGreaterThan(0.7); // teeth render as enamel, not gum or background
+    }
+  });
+
+  it('every segmentation colour is a palette colour, and the blender default gum matches the palette', () => {
+    expect([...DEFAULT_GUM]).toEqual([...GUM_COLOR]);
+    const palette = new Set(['0,0,0', GUM_COLOR.join(','), ...FDI_NUMBERS.map((f) => toothColor(f).join(','))]);
+    for (const r of samples) for (let p = 0; p < size * size; p++) expect(palette.has(rgbAt(r.segmentation.data, p).join(','))).toBe(true);
+  });
+
+  it('normals agree with the slope of the depth map', () => {
+    for (const r of samples) {
+      const g = r.gbuffer, ppu = r.camera.pixelsPerUnit;
+      let agree = 0, total = 0;
+      for (let y = 1; y < size - 1; y++) {
+        for (let x = 1; x < size - 1; x++) {
+          const k = y * size + x, part = g.part[k]!;
+          if (!part || g.part[k - 1] !== part || g.part[k + 1] !== part) continue;
+          const nx = g.normal[k * 3]!, nz = g.normal[k * 3 + 2]!;
+          const expected = -nx / Math.max(nz, 1e-3); // d depth / d x in world units
+          if (Math.abs(expected) < 0.5 || Math.abs(expected) > 3) continue;
+          const measured = ((g.depth[k + 1]! - g.depth[k - 1]!) / 2) * ppu;
+          total++;
+          if (Math.sign(measured) === Math.sign(expected)) agree++;
+        }
+      }
+      expect(total).toBeGreaterThan(5);
+      expect(agree / total).toBeGreaterThan(0.85);
+    }
+  });
+
+  it('the lighting map is the shading of the target', () => {
+    for (const r of samples) {
+      const xs: number[] = [], ys: number[] = [];
+      for (let p = 0; p < size * size; p++) {
+        if (r.gbuffer.part[p]! < 10) continue;
+        xs.push(r.lighting.data[p * 3]!);
+        ys.push((r.target.data[p * 3]! + r.target.data[p * 3 + 1]! + r.target.data[p * 3 + 2]!) / 3);
+      }
+      const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+      const mx = mean(xs), my = mean(ys);
+      let sxy = 0, sxx = 0, syy = 0;
+      for (let i = 0; i < xs.length; i++) {
+        sxy += (xs[i]! - mx) * (ys[i]! - my);
+        sxx += (xs[i]! - mx) ** 2;
+        syy += (ys[i]! - my) ** 2;
+      }
+      expect(sxy / Math.sqrt(sxx * syy)).toBeGreaterThan(0.75);
+    }
+  });
+
+  it('rejects a bad size', () => {
+    expect(() => renderScene(sampleScene(0, 0), 4, 32)).toThrow(/image size/);
+  });
+});
+
+describe('dataset writer', () => {
+  it('writes the CtrLoRA layout with every jaw/view, prompts that parse back, and the same bytes for the same seed', async () => {
+    const a = await tempDir(), b = await tempDir(), c = await tempDir();
+    const opts = { count: 10, seed: 42, width: 32, height: 32, blender: 'mask-composite', workers: 1 };
+    await generateDataset({ ...opts, outDir: a });
+    await generateDataset({ ...opts, outDir: b });
+    await generateDataset({ ...opts, seed: 43, outDir: c });
+    const lines = (await readFile(join(a, 'prompt.json'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(10);
+    const combos = new Set<string>();
+    for (const rec of lines) {
+      expect(Object.keys(rec).sort()).toEqual(['prompt', 'source', 'target']);
+      expect(rec.source).toMatch(/^source\/(upper|lower)_\w+_\d{5}\.png$/);
+      expect(rec.target).toBe(rec.source.replace('source/', 'target/'));
+      const { jaw, view } = parseSampleName(rec.target);
+      expect(rec.prompt).toBe(`a 3D dental model of ${jaw} teeth, ${view} view, with professional lighting, high quality, detailed, dental photography, clinical lighting setup`);
+      combos.add(`${jaw}/${view}`);
+    }
+    expect(combos.size).toBe(10);
+    for (const folder of ['target', 'lighting', 'segmentation', 'depth', 'normal', 'edges', 'source']) {
+      const names = (await readdir(join(a, folder))).sort();
+      expect(names).toHaveLength(10);
+      for (const n of names) {
+        const [x, y, z] = await Promise.all([a, b, c].map((d) => readFile(join(d, folder, n))));
+        expect(Buffer.compare(x!, y!)).toBe(0);
+        if (folder === 'target') expect(Buffer.compare(x!, z!)).not.toBe(0);
+      }
+    }
+    expect(await readFile(join(a, 'prompt.json'), 'utf8')).toBe(await readFile(join(b, 'prompt.json'), 'utf8'));
+    const meta = JSON.parse(await readFile(join(a, 'dataset.json'), 'utf8'));
+    expect(meta).toMatchObject({ seed: 42, count: 10, width: 32, height: 32, blender: 'mask-composite' });
+  });
+
+  it('renders the same bytes in worker threads as on one thread', async () => {
+    const a = await tempDir(), b = await tempDir();
+    const opts = { count: 4, seed: 9, width: 24, height: 24, blender: 'alpha', workers: 1 };
+    await generateDataset({ ...opts, outDir: a });
+    await generateDataset({ ...opts, workers: 2, outDir: b });
+    for (const n of await readdir(join(a, 'target'))) {
+      expect(Buffer.compare(await readFile(join(a, 'target', n)), await readFile(join(b, 'target', n)))).toBe(0);
+    }
+    expect(await readFile(join(a, 'prompt.json'), 'utf8')).toBe(await readFile(join(b, 'prompt.json'), 'utf8'));
+  });
+
+  it('encodes the same pixels to the same PNG bytes', async () => {
+    const r1 = renderScene(sampleScene(8, 1), 32, 32), r2 = renderScene(sampleScene(8, 1), 32, 32);
+    expect(Buffer.compare(await encodePng(r1.target), await encodePng(r2.target))).toBe(0);
+  });
+
+  it('refuses a non-empty output folder, an unknown blender and bad counts', async () => {
+    const a = await tempDir();
+    await generateDataset({ count: 1, seed: 1, width: 16, height: 16, blender: 'alpha', workers: 1, outDir: a });
+    await expect(generateDataset({ count: 1, seed: 1, width: 16, height: 16, blender: 'alpha', workers: 1, outDir: a })).rejects.toThrow(/not empty/);
+    await expect(generateDataset({ count: 1, seed: 1, width: 16, height: 16, blender: 'nope', workers: 1, outDir: await tempDir() })).rejects.toThrow(/unknown condition blender "nope"; registered: alpha, multiply/);
+    await expect(generateDataset({ count: 0, seed: 1, width: 16, height: 16, blender: 'alpha', workers: 1, outDir: await tempDir() })).rejects.toThrow(/count must be an integer >= 1/);
+  });
+});
