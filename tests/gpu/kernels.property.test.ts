@@ -13,7 +13,7 @@ import {
 import { MODES, backendFor, compareWithReference } from './harness.ts';
 
 /** GPU modes compile a shader per new shape (tens of ms each on a software driver): fewer runs there. */
-const runsFor = (mode: string) => ({ numRuns: mode === 'cpu' || mode === 'webasm' ? 6 : 2 });
+const runsFor = (mode: string) => ({ numRuns: Number(process.env.GPUJS_RUNS) || (mode === 'headlessgl' ? 2 : mode === 'webgpu' ? 4 : 6) });
 const dim = fc.integer({ min: 1, max: 5 });
 const shapeArb = fc.array(dim, { minLength: 1, maxLength: 3 });
 const seedArb = fc.integer({ min: 0, max: 1_000_000 });

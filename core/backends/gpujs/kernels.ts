@@ -303,12 +303,13 @@ for (let p = 0; p < ${C('K4')}; p++) {
   s2 = s2 + a[pa + 2 * ${C('AP')}] * b[pb + 2 * ${C('BP')}];
   s3 = s3 + a[pa + 3 * ${C('AP')}] * b[pb + 3 * ${C('BP')}];
 }
-for (let p = ${C('K4')} * 4; p < ${C('K')}; p++) {
+for (let t = 0; t < ${C('KT')}; t++) {
+  let p = ${C('K4')} * 4 + t;
   s0 = s0 + a[ab + p * ${C('AP')}] * b[bb + p * ${C('BP')}];
 }
 return (s0 + s1) + (s2 + s3);`;
   return spec('matmul', ['a', 'b'], body, {
-    MN: m * n, N: n, MK: m * k, KN: k * n, K: k, K4: k4, AI: aI, AP: aP, BP: bP, BJ: bJ,
+    MN: m * n, N: n, MK: m * k, KN: k * n, K4: k4, KT: k - 4 * k4, AI: aI, AP: aP, BP: bP, BJ: bJ,
   }, batch * m * n);
 }
 
