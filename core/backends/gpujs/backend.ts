@@ -85,10 +85,7 @@ export class GpuJsBackend implements Backend {
     this.strict = options.strict ?? false;
     this.exec = createExecutor({ mode: this.requestedMode, strict: this.strict, cacheSize: options.kernelCacheSize ?? 256 });
     if (this.strict && this.exec.actualMode !== this.requestedMode) {
-      throw new ArgumentError(
-        `GpuJsBackend: mode '${this.requestedMode}' was requested with strict: true, but gpu.js can only run '${this.exec.actualMode}' here` +
-          (this.requestedMode === 'headlessgl' ? ' (headless-gl needs the `gl` build and an X display: run under `xvfb-run -a`)' : ''),
-      );
+      throw new ArgumentError(`GpuJsBackend: mode '${this.requestedMode}' was requested with strict: true, but gpu.js can only run '${this.exec.actualMode}' here`);
     }
     this.name = `gpujs:${this.requestedMode}`;
   }
@@ -104,6 +101,11 @@ export class GpuJsBackend implements Backend {
 
   get stats(): GpuJsStats {
     return { readbacks: this.readbacks, liveStorages: this.live.size, compiles: this.exec.compiles, cachedKernels: this.exec.cachedKernels };
+  }
+
+  /** Buffers alive on the device as the device side counts them (webgpu only), else null. */
+  deviceBuffers(): number | null {
+    return this.exec.deviceBuffers ? this.exec.deviceBuffers() : null;
   }
 
   resetStats(): void {

@@ -120,6 +120,8 @@ export interface Executor {
   /** Values of a handle (size elements) on the host: the one readback path. */
   read(handle: unknown, size: number): Float32Array;
   release(handle: unknown): void;
+  /** Buffers alive on the device, where the executor can count them (the webgpu worker). */
+  deviceBuffers?(): number;
   destroy(): void;
 }
 
@@ -137,9 +139,20 @@ export class SyncExecutor implements Executor {
   constructor(private readonly options: ExecutorOptions) {
     this.mode = options.mode;
     const { GPU } = loadGpuJs();
-    this.gpu = new GPU({ mode: options.mode });
+    let gpu: GpuJsInstance;
+    try {
+      gpu = new GPU({ mode: options.mode });
+    } catch (e) {
+      // gpu.js refuses an explicit mode it cannot run (headlessgl without gl or a display).
+      const why = `gpu.js cannot run '${options.mode}' here: ${(e as Error).message}` +
+        (options.mode === 'headlessgl' ? ' (headless-gl needs the `gl` build and an X display: run under `xvfb-run -a`)' : '');
+      if (options.strict) throw new ArgumentError(`GpuJsBackend: ${why}`);
+      this.fallbackReason = why;
+      gpu = new GPU({ mode: 'cpu' });
+    }
+    this.gpu = gpu;
     this.actualMode = modeOfKernelClass(this.gpu.Kernel.name);
-    this.resident = options.mode === 'headlessgl';
+    this.resident = this.actualMode === 'headlessgl';
     this.cache = new LruCache<GpuJsKernel>(options.cacheSize, (k) => retireKernel(k));
   }
 

@@ -5,5 +5,14 @@ import { WorkerExecutor } from './worker-executor.ts';
 export type { Executor } from './executor.ts';
 
 export function createExecutor(options: ExecutorOptions): Executor {
-  return options.mode === 'webgpu' ? new WorkerExecutor(options) : new SyncExecutor(options);
+  if (options.mode !== 'webgpu') return new SyncExecutor(options);
+  try {
+    return new WorkerExecutor(options);
+  } catch (e) {
+    if (options.strict) throw e;
+    // Like gpu.js itself, fall back to cpu, but say so (backend.mode, backend.fallbackReason).
+    const cpu = new SyncExecutor({ ...options, mode: 'cpu' });
+    cpu.fallbackReason = (e as Error).message;
+    return cpu;
+  }
 }

@@ -130,6 +130,12 @@ export class WorkerExecutor implements Executor {
     }
   }
 
+  deviceBuffers(): number {
+    const r = this.request({ t: 'stats' }) as Reply & { handles?: number };
+    if (r.error) throw new ArgumentError(`gpujs:webgpu: ${r.error}`);
+    return r.handles ?? 0;
+  }
+
   release(handle: unknown): void {
     if (this.destroyed) return;
     this.post({ t: 'release', id: (handle as WorkerHandle).id });
