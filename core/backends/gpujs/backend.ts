@@ -165,7 +165,8 @@ export class GpuJsBackend implements Backend {
   private run(spec: KernelSpec, args: readonly (Storage | number)[], names: readonly string[] = []): GpuJsStorage {
     if (spec.output === 0) return this.wrap(0, this.exec.upload(new Float32Array(0)));
     const kargs: KernelArg[] = args.map((a, i) => (typeof a === 'number' ? a : (this.handle(a, names[i] ?? `argument ${i} of ${spec.name}`) as KernelArg)));
-    return this.wrap(spec.output, this.exec.run(spec, kargs));
+    const argSizes = args.map((a) => (typeof a === 'number' ? 0 : a.size));
+    return this.wrap(spec.output, this.exec.run({ ...spec, argSizes }, kargs));
   }
 
   // ---- memory --------------------------------------------------------------------------
@@ -197,7 +198,11 @@ export class GpuJsBackend implements Backend {
   }
 
   concat(inputs: readonly Storage[], outer: number, sizes: readonly number[], inner: number): Storage {
-    if (inputs.length === 0) return this.upload(new Float32Array(0));
+    // gpu.js cannot bind an empty array: empty inputs contribute nothing anyway.
+    const parts = inputs.map((s, i) => [s, sizes[i]!] as const).filter(([s]) => s.size > 0);
+    if (parts.length === 0) return this.upload(new Float32Array(0));
+    inputs = parts.map(([s]) => s);
+    sizes = parts.map(([, n]) => n);
     // Folds left, two inputs per kernel: gpu.js binds every argument to a texture unit, and
     // a fixed arity keeps the number of compiled variants down.
     let acc = inputs[0]!;

@@ -98,7 +98,7 @@ export class LruCache<V> {
 }
 
 export function specKey(s: KernelSpec): string {
-  return `${s.name}|${s.output}|${JSON.stringify(s.constants)}`;
+  return `${s.name}|${s.output}|${JSON.stringify(s.constants)}|${s.argSizes?.join(',') ?? ''}`;
 }
 
 export interface ExecutorOptions {

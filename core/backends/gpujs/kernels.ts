@@ -27,6 +27,12 @@ export interface KernelSpec {
   readonly constants: Readonly<Record<string, number>>;
   /** Number of output elements (the kernel's output is [output]). */
   readonly output: number;
+  /**
+   * Sizes of the array arguments, set by the backend when it runs the spec: gpu.js sizes a
+   * kernel's arguments when it builds it (webasm throws on a change, GL recompiles), so
+   * they are part of the kernel's identity.
+   */
+  readonly argSizes?: readonly number[];
 }
 
 const C = (name: string) => `this.constants.${name}`;

@@ -96,7 +96,8 @@ export class WorkerExecutor implements Executor {
 
   upload(values: Float32Array): WorkerHandle {
     const h = new WorkerHandle(this.nextId++);
-    this.post({ t: 'upload', id: h.id, data: values });
+    // gpu.js cannot size an empty kernel; an empty storage is never read or bound anyway.
+    if (values.length > 0) this.post({ t: 'upload', id: h.id, data: values });
     return h;
   }
 
