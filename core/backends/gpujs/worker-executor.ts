@@ -10,7 +10,7 @@
  */
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { ArgumentError } from '../../errors.ts';
-import { type Executor, type ExecutorOptions, type GpuJsMode, type KernelArg, modeOfKernelClass, specKey } from './executor.ts';
+import { type Executor, type ExecutorOptions, type GpuJsMode, type KernelArg, loadGpuJs, modeOfKernelClass, specKey } from './executor.ts';
 import type { KernelSpec } from './kernels.ts';
 
 /** How long a readback may take before the worker is declared stuck. */
@@ -47,9 +47,16 @@ export class WorkerExecutor implements Executor {
 
   constructor(private readonly options: ExecutorOptions) {
     this.mode = options.mode;
-    // Dawn reads EGL_PLATFORM with getenv(): it must be in the real environment before the
-    // worker loads it. Surfaceless EGL needs no display.
-    process.env.EGL_PLATFORM ??= 'surfaceless';
+    // Dawn reads EGL_PLATFORM with getenv(): it must be in the real environment while the
+    // worker opens its EGL display (surfaceless EGL needs no X display). It is put back once
+    // the adapter is up, because headless-gl in this process reads the same variable and
+    // cannot create a context on the surfaceless platform.
+    // headless-gl cannot create its first context in a process where Dawn already holds
+    // EGL (found by running both: webgpu first left headlessgl unsupported). Probing it now
+    // (gpu.js caches the answer and headless-gl its library state) keeps both usable.
+    void loadGpuJs().GPU.isHeadlessGLSupported;
+    const eglBefore = process.env.EGL_PLATFORM;
+    process.env.EGL_PLATFORM = 'surfaceless';
     const ctrl = new SharedArrayBuffer(4);
     this.ctrl = new Int32Array(ctrl);
     const channel = new MessageChannel();
@@ -60,7 +67,13 @@ export class WorkerExecutor implements Executor {
     });
     // A worker must not keep the process alive once the caller is done with it.
     this.worker.unref();
-    const r = this.request({ t: 'init' });
+    let r: Reply;
+    try {
+      r = this.request({ t: 'init' });
+    } finally {
+      if (eglBefore === undefined) delete process.env.EGL_PLATFORM;
+      else process.env.EGL_PLATFORM = eglBefore;
+    }
     if (!r.ok) {
       this.destroy();
       this.actualMode = 'unavailable';
