@@ -6,15 +6,17 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { GpuJsBackend, resolveAutoMode } from '../../core/backends/gpujs/index.ts';
 import { ArgumentError, randn, tensor, withBackend } from '../../core/index.ts';
-import { MODES, backendFor, expectClose, reference } from './harness.ts';
+import { MODES, backendFor, expectClose, modeOf, reference } from './harness.ts';
 
-describe.each(MODES)('GpuJsBackend on %s', (mode) => {
-  const backend = backendFor(mode);
+describe.each(MODES)('GpuJsBackend on %s', (variant) => {
+  const backend = backendFor(variant);
+  const mode = modeOf(variant);
+  const threads = variant === 'webasm+threads';
 
   it('runs in the mode it was asked for and says so', () => {
     expect(backend.requestedMode).toBe(mode);
     expect(backend.mode).toBe(mode);
-    expect(backend.name).toBe(`gpujs:${mode}`);
+    expect(backend.name).toBe(`gpujs:${variant}`);
     // Running kernels does not change it (every kernel's class is checked).
     withBackend(backend, () => randn([5, 3], { seed: 1 }).matmul(randn([3, 2], { seed: 2 })).exp().sum().item());
     expect(backend.mode).toBe(mode);
@@ -39,7 +41,7 @@ describe.each(MODES)('GpuJsBackend on %s', (mode) => {
   });
 
   it('keeps at most kernelCacheSize compiled kernels and stays correct across evictions', () => {
-    const small = new GpuJsBackend({ mode, strict: true, kernelCacheSize: 3 });
+    const small = new GpuJsBackend({ mode, strict: true, kernelCacheSize: 3, threads });
     try {
       const kept = withBackend(small, () => tensor([1, 2, 3]).exp());
       for (let n = 1; n <= 6; n++) {

@@ -6,26 +6,35 @@ import { expect } from 'vitest';
 import { GpuJsBackend, GPUJS_MODES, type GpuJsMode } from '../../core/backends/gpujs/index.ts';
 import { ReferenceBackend, type Tensor, withBackend } from '../../core/index.ts';
 
+/** A backend configuration under test: a gpu.js mode, and for webasm optionally its thread pool. */
+export type Variant = GpuJsMode | 'webasm+threads';
+const VARIANTS: readonly Variant[] = [...GPUJS_MODES, 'webasm+threads'];
+
 /**
- * The modes under test: all four unless GPUJS_MODES narrows them (a comma list). A mode in
- * the list that cannot run here fails its suite: nothing is skipped silently.
+ * The variants under test: all (the four modes, plus webasm with threads) unless
+ * GPUJS_MODES narrows them (a comma list). A mode in the list that cannot run here fails
+ * its suite: nothing is skipped silently.
  */
-export const MODES: readonly GpuJsMode[] = (() => {
+export const MODES: readonly Variant[] = (() => {
   const env = process.env.GPUJS_MODES;
-  if (!env) return GPUJS_MODES;
+  if (!env) return VARIANTS;
   const picked = env.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const m of picked) if (!GPUJS_MODES.includes(m as GpuJsMode)) throw new Error(`GPUJS_MODES: unknown mode '${m}'`);
-  return picked as GpuJsMode[];
+  for (const m of picked) if (!VARIANTS.includes(m as Variant)) throw new Error(`GPUJS_MODES: unknown mode '${m}' (known: ${VARIANTS.join(', ')})`);
+  return picked as Variant[];
 })();
 
-const backends = new Map<GpuJsMode, GpuJsBackend>();
+export function modeOf(v: Variant): GpuJsMode {
+  return v === 'webasm+threads' ? 'webasm' : v;
+}
 
-/** One strict backend per mode, shared by the tests of a file (compiled kernels are reused). */
-export function backendFor(mode: GpuJsMode): GpuJsBackend {
-  let b = backends.get(mode);
+const backends = new Map<Variant, GpuJsBackend>();
+
+/** One strict backend per variant, shared by the tests of a file (compiled kernels are reused). */
+export function backendFor(variant: Variant): GpuJsBackend {
+  let b = backends.get(variant);
   if (!b) {
-    b = new GpuJsBackend({ mode, strict: true });
-    backends.set(mode, b);
+    b = new GpuJsBackend({ mode: modeOf(variant), strict: true, threads: variant === 'webasm+threads' });
+    backends.set(variant, b);
   }
   return b;
 }

@@ -13,7 +13,7 @@ import {
 import { MODES, backendFor, compareWithReference } from './harness.ts';
 
 /** GPU modes compile a shader per new shape (tens of ms each on a software driver): fewer runs there. */
-const runsFor = (mode: string) => ({ numRuns: Number(process.env.GPUJS_RUNS) || (mode === 'headlessgl' ? 2 : mode === 'webgpu' ? 4 : 6) });
+const runsFor = (mode: string) => ({ numRuns: Number(process.env.GPUJS_RUNS) || (mode === 'headlessgl' ? 2 : mode === 'cpu' || mode === 'webasm' ? 6 : 4) });
 const dim = fc.integer({ min: 1, max: 5 });
 const shapeArb = fc.array(dim, { minLength: 1, maxLength: 3 });
 const seedArb = fc.integer({ min: 0, max: 1_000_000 });
@@ -245,5 +245,20 @@ describe.each(MODES)('gpu.js %s against the reference', (mode) => {
         return [s, mx, sm, mm, ln, x.grad];
       }, { reduction: cols, termMax: 1, rtol: 1e-4 }, `reduction of ${cols}`);
     }
+  });
+
+  // Outputs of 4096 cells and more: where webasm splits a kernel over its threads, and
+  // where matmul takes its 4-rows-per-thread webasm kernel (m a multiple of 4).
+  it('large outputs: matmul, conv2d forward and backward', () => {
+    compareWithReference(backend, () => {
+      const a = randn([2, 48, 33], { seed: 1 }).requiresGrad_();
+      const b = randn([33, 64], { seed: 2 }).requiresGrad_();
+      const y = a.matmul(b);
+      const x = randn([1, 8, 24, 24], { seed: 3 }).requiresGrad_();
+      const w = randn([16, 8, 3, 3], { seed: 4 }).requiresGrad_();
+      const c = conv2d(x, w, null, { padding: 1 });
+      y.mul(randn(y.shape, { seed: 5 })).sum().add(c.mul(randn(c.shape, { seed: 6 })).sum()).backward();
+      return [y, a.grad, b.grad, c, x.grad, w.grad];
+    }, { reduction: 24 * 24 * 8, termMax: 16 }, 'large outputs');
   });
 });

@@ -29,6 +29,12 @@ export interface GpuJsBackendOptions {
   strict?: boolean;
   /** How many compiled kernels to keep (LRU; default 256). */
   kernelCacheSize?: number;
+  /**
+   * webasm only: split kernels over gpu.js's worker pool. gpu.js threads webasm kernels only
+   * under asyncMode, so the kernels run in a worker thread and reads block on it
+   * (WorkerExecutor). Default false.
+   */
+  threads?: boolean;
 }
 
 export interface GpuJsStats {
@@ -71,6 +77,7 @@ export class GpuJsBackend implements Backend {
   /** The mode asked for (auto resolved). */
   readonly requestedMode: GpuJsMode;
   readonly strict: boolean;
+  readonly threads: boolean;
   private readonly exec: Executor;
   private readonly live = new Set<GpuJsStorage>();
   private readonly scopes: Set<GpuJsStorage>[] = [];
@@ -83,11 +90,15 @@ export class GpuJsBackend implements Backend {
     }
     this.requestedMode = mode === 'auto' ? resolveAutoMode() : mode;
     this.strict = options.strict ?? false;
-    this.exec = createExecutor({ mode: this.requestedMode, strict: this.strict, cacheSize: options.kernelCacheSize ?? 256 });
+    if (options.threads && this.requestedMode !== 'webasm') {
+      throw new ArgumentError(`GpuJsBackend: threads: true needs mode 'webasm', got '${this.requestedMode}'`);
+    }
+    this.threads = options.threads ?? false;
+    this.exec = createExecutor({ mode: this.requestedMode, strict: this.strict, cacheSize: options.kernelCacheSize ?? 256, threads: this.threads });
     if (this.strict && this.exec.actualMode !== this.requestedMode) {
       throw new ArgumentError(`GpuJsBackend: mode '${this.requestedMode}' was requested with strict: true, but gpu.js can only run '${this.exec.actualMode}' here`);
     }
-    this.name = `gpujs:${this.requestedMode}`;
+    this.name = `gpujs:${this.requestedMode}${this.threads ? '+threads' : ''}`;
   }
 
   /** The mode kernels really run in: differs from requestedMode after a silent gpu.js fallback. */
@@ -255,6 +266,14 @@ export class GpuJsBackend implements Backend {
   // ---- dense ---------------------------------------------------------------------------
   matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): Storage {
     if (k === 0) return this.fill(batch * m * n, 0);
+    if (this.mode === 'webasm' && m % 4 === 0) {
+      // webasm's SIMD codegen rewards 4 outputs per thread (docs/kernels.md); the permute
+      // back to [batch, m, n] costs O(m n) against the product's O(m n k).
+      const raw = this.run(K.matmulRows4(batch, m, k, n, transA, transB), [a, b]);
+      const out = this.copy({ storage: raw, ...K.matmulRows4Layout(batch, m, n) });
+      this.dispose(raw);
+      return out;
+    }
     return this.run(K.matmul(batch, m, k, n, transA, transB), [a, b]);
   }
 

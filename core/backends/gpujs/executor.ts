@@ -106,6 +106,8 @@ export interface ExecutorOptions {
   /** Throw instead of running a kernel that gpu.js moved to another mode. */
   strict: boolean;
   cacheSize: number;
+  /** webasm only: run kernels under asyncMode in a worker, so gpu.js splits them over its thread pool. */
+  threads?: boolean;
 }
 
 /** What the backend needs from whatever runs its kernels (in this thread or a worker). */
@@ -165,7 +167,8 @@ export class SyncExecutor implements Executor {
     let k = this.cache.get(key);
     if (!k) {
       k = this.gpu.createKernel(spec.source, {
-        output: [spec.output],
+        output: spec.output2d ? [...spec.output2d] : [spec.output],
+        returnType: spec.components && spec.components > 1 ? `Array(${spec.components})` : 'Number',
         constants: spec.constants,
         pipeline: this.resident,
         immutable: true,
@@ -198,7 +201,7 @@ export class SyncExecutor implements Executor {
           (k.kernel.fallbackReason ? ` (${k.kernel.fallbackReason})` : ''),
       );
     }
-    return out as KernelValue;
+    return (spec.output2d || (spec.components ?? 1) > 1 ? flattenResult(out, spec.output) : out) as KernelValue;
   }
 
   upload(values: Float32Array): KernelValue {
@@ -223,6 +226,34 @@ export class SyncExecutor implements Executor {
   destroy(): void {
     this.cache.clear();
   }
+}
+
+/**
+ * A 2-D or multi-component result as one flat Float32Array. gpu.js's webasm backend erects
+ * its nested arrays as views of one packed buffer, which is taken as is; anything else
+ * (the cpu backend's separate rows) is copied leaf by leaf in row-major order.
+ */
+export function flattenResult(out: unknown, size: number): Float32Array {
+  if (out instanceof Float32Array) return out;
+  let first: unknown = out;
+  while (Array.isArray(first)) first = first[0];
+  if (first instanceof Float32Array && first.byteOffset === 0 && first.buffer.byteLength === size * 4) {
+    return new Float32Array(first.buffer, 0, size);
+  }
+  const flat = new Float32Array(size);
+  let at = 0;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v instanceof Float32Array) {
+      flat.set(v, at);
+      at += v.length;
+    } else {
+      flat[at++] = Number(v);
+    }
+  };
+  walk(out);
+  if (at !== size) throw new ArgumentError(`gpujs: a kernel result held ${at} values, expected ${size}`);
+  return flat;
 }
 
 /**

@@ -33,6 +33,14 @@ export interface KernelSpec {
    * they are part of the kernel's identity.
    */
   readonly argSizes?: readonly number[];
+  /**
+   * A 2-D output [width, height] instead of [output] (same number of cells); the executor
+   * hands the result back flat, row-major. Lets `this.thread.x` be one axis alone, which
+   * the webasm backend's SIMD pass needs to keep the other axis's loads lane-uniform.
+   */
+  readonly output2d?: readonly [number, number];
+  /** Values each thread returns (gpu.js `Array(n)` return types), stored interleaved. */
+  readonly components?: 1 | 2 | 3 | 4;
 }
 
 const C = (name: string) => `this.constants.${name}`;
@@ -317,6 +325,63 @@ return (s0 + s1) + (s2 + s3);`;
   return spec('matmul', ['a', 'b'], body, {
     MN: m * n, N: n, MK: m * k, KN: k * n, K4: k4, KT: k - 4 * k4, AI: aI, AP: aP, BP: bP, BJ: bJ,
   }, batch * m * n);
+}
+
+/**
+ * Matmul for the webasm backend, shaped by what its codegen rewards (docs/kernels.md):
+ * thread (x, y) computes the 4 outputs C[4y .. 4y+3, x] (an `Array(4)` return), so each
+ * B value loaded is used 4 times; x alone varies across SIMD lanes, so the A loads are
+ * lane-uniform (one scalar load + splat instead of a 4-lane gather); the k loop is unrolled
+ * by 2. m must be a multiple of 4. The result comes out as [batch * m/4, n, 4] and needs a
+ * permute to [batch, m, n] (matmulRows4Layout).
+ */
+export function matmulRows4(batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): KernelSpec {
+  const [aI, aP] = transA ? [1, m] : [k, 1];
+  const [bP, bJ] = transB ? [1, k] : [n, 1];
+  const k2 = Math.floor(k / 2);
+  const row = (j: number, p: string) => `a[a0 + ${j} * ${C('AI')} + ${p} * ${C('AP')}]`;
+  const body = `
+let x = this.thread.x;
+let q = ${idiv('this.thread.y', C('M4'))};
+let rb = this.thread.y - q * ${C('M4')};
+let a0 = q * ${C('MK')} + rb * 4 * ${C('AI')};
+let b0 = q * ${C('KN')} + x * ${C('BJ')};
+let s0 = 0;
+let s1 = 0;
+let s2 = 0;
+let s3 = 0;
+for (let h = 0; h < ${C('K2')}; h++) {
+  let p = h * 2;
+  let p1 = p + 1;
+  let bv = b[b0 + p * ${C('BP')}];
+  let bw = b[b0 + p1 * ${C('BP')}];
+  s0 = s0 + ${row(0, 'p')} * bv + ${row(0, 'p1')} * bw;
+  s1 = s1 + ${row(1, 'p')} * bv + ${row(1, 'p1')} * bw;
+  s2 = s2 + ${row(2, 'p')} * bv + ${row(2, 'p1')} * bw;
+  s3 = s3 + ${row(3, 'p')} * bv + ${row(3, 'p1')} * bw;
+}
+for (let t = 0; t < ${C('KT')}; t++) {
+  let p = ${C('K2')} * 2 + t;
+  let bv = b[b0 + p * ${C('BP')}];
+  s0 = s0 + ${row(0, 'p')} * bv;
+  s1 = s1 + ${row(1, 'p')} * bv;
+  s2 = s2 + ${row(2, 'p')} * bv;
+  s3 = s3 + ${row(3, 'p')} * bv;
+}
+return [s0, s1, s2, s3];`;
+  return {
+    ...spec('matmulRows4', ['a', 'b'], body, {
+      M4: m / 4, MK: m * k, KN: k * n, K2: k2, KT: k - 2 * k2, AI: aI, AP: aP, BP: bP, BJ: bJ,
+    }, batch * m * n),
+    output2d: [n, (batch * m) / 4],
+    components: 4,
+  };
+}
+
+/** The view that turns matmulRows4's [batch * m/4, n, 4] result into [batch, m, n]. */
+export function matmulRows4Layout(batch: number, m: number, n: number): { shape: number[]; strides: number[]; offset: number } {
+  // out[q, 4 rb + j, x] = raw[((q * m/4 + rb) * n + x) * 4 + j]; as [batch * m/4, 4, n]:
+  return { shape: [(batch * m) / 4, 4, n], strides: [4 * n, 1, 4], offset: 0 };
 }
 
 function convConstants(g: Conv2dGeometry): Record<string, number> {

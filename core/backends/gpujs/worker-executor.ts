@@ -1,11 +1,12 @@
 /**
- * Runs KernelSpecs in a worker thread for modes whose kernels only answer with Promises
- * (webgpu), behind the synchronous Executor interface.
+ * Runs KernelSpecs in a worker thread for kernels that only answer with Promises, behind
+ * the synchronous Executor interface: webgpu (always asynchronous) and webasm with threads
+ * (gpu.js only splits a webasm kernel over its worker pool under asyncMode).
  *
  * Uploads, kernel runs and releases are posted and not waited for: the worker runs them in
  * order while this thread goes on recording work. Only a readback blocks: it posts a read,
  * sleeps on Atomics.wait until the worker signals, and takes the values with
- * receiveMessageOnPort. So a training step on webgpu costs no round trip until the host
+ * receiveMessageOnPort. So a training step costs no round trip until the host
  * asks for a value, which is the residency the GPU modes are meant to have.
  */
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
@@ -51,18 +52,19 @@ export class WorkerExecutor implements Executor {
     // worker opens its EGL display (surfaceless EGL needs no X display). It is put back once
     // the adapter is up, because headless-gl in this process reads the same variable and
     // cannot create a context on the surfaceless platform.
+    const webgpu = options.mode === 'webgpu';
     // headless-gl cannot create its first context in a process where Dawn already holds
     // EGL (found by running both: webgpu first left headlessgl unsupported). Probing it now
     // (gpu.js caches the answer and headless-gl its library state) keeps both usable.
-    void loadGpuJs().GPU.isHeadlessGLSupported;
+    if (webgpu) void loadGpuJs().GPU.isHeadlessGLSupported;
     const eglBefore = process.env.EGL_PLATFORM;
-    process.env.EGL_PLATFORM = 'surfaceless';
+    if (webgpu) process.env.EGL_PLATFORM = 'surfaceless';
     const ctrl = new SharedArrayBuffer(4);
     this.ctrl = new Int32Array(ctrl);
     const channel = new MessageChannel();
     this.replies = channel.port1;
-    this.worker = new Worker(new URL('./webgpu-worker.mjs', import.meta.url), {
-      workerData: { ctrl, replyPort: channel.port2, cacheSize: options.cacheSize },
+    this.worker = new Worker(new URL('./async-worker.mjs', import.meta.url), {
+      workerData: { ctrl, replyPort: channel.port2, cacheSize: options.cacheSize, mode: options.mode },
       transferList: [channel.port2],
     });
     // A worker must not keep the process alive once the caller is done with it.
@@ -77,15 +79,15 @@ export class WorkerExecutor implements Executor {
     if (!r.ok) {
       this.destroy();
       this.actualMode = 'unavailable';
-      this.fallbackReason = r.error ?? 'webgpu init failed';
-      throw new ArgumentError(`gpujs:webgpu: cannot start: ${this.fallbackReason}`);
+      this.fallbackReason = r.error ?? `${this.mode} init failed`;
+      throw new ArgumentError(`gpujs:${this.mode}: cannot start: ${this.fallbackReason}`);
     }
     this.actualMode = modeOfKernelClass(r.kernelClass ?? 'unknown');
   }
 
   /** Posts a message that expects a reply and blocks until it comes. */
   private request(msg: Record<string, unknown>): Reply {
-    if (this.destroyed) throw new ArgumentError('gpujs:webgpu: the backend was destroyed');
+    if (this.destroyed) throw new ArgumentError(`gpujs:${this.mode}: the backend was destroyed`);
     const req = this.nextReq++;
     this.worker.postMessage({ ...msg, req });
     const deadline = Date.now() + READ_TIMEOUT_MS;
@@ -97,13 +99,13 @@ export class WorkerExecutor implements Executor {
         continue;
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new ArgumentError(`gpujs:webgpu: the worker did not answer '${String(msg.t)}' within ${READ_TIMEOUT_MS} ms`);
+      if (left <= 0) throw new ArgumentError(`gpujs:${this.mode}: the worker did not answer '${String(msg.t)}' within ${READ_TIMEOUT_MS} ms`);
       Atomics.wait(this.ctrl, 0, Atomics.load(this.ctrl, 0), Math.min(left, 1000));
     }
   }
 
   private post(msg: Record<string, unknown>): void {
-    if (this.destroyed) throw new ArgumentError('gpujs:webgpu: the backend was destroyed');
+    if (this.destroyed) throw new ArgumentError(`gpujs:${this.mode}: the backend was destroyed`);
     this.worker.postMessage(msg);
   }
 
@@ -123,12 +125,12 @@ export class WorkerExecutor implements Executor {
 
   read(handle: unknown, size: number): Float32Array {
     const r = this.request({ t: 'read', id: (handle as WorkerHandle).id });
-    if (r.error) throw new ArgumentError(`gpujs:webgpu: ${r.error}`);
+    if (r.error) throw new ArgumentError(`gpujs:${this.mode}: ${r.error}`);
     this.compiles = r.compiles ?? this.compiles;
     this.cachedKernels = r.kernels ?? this.cachedKernels;
     this.checkModes(r.ranIn ?? []);
     const data = r.data!;
-    if (data.length !== size) throw new ArgumentError(`gpujs:webgpu: read ${data.length} values, expected ${size}`);
+    if (data.length !== size) throw new ArgumentError(`gpujs:${this.mode}: read ${data.length} values, expected ${size}`);
     return data;
   }
 
@@ -139,14 +141,14 @@ export class WorkerExecutor implements Executor {
       this.actualMode = ran;
       this.fallbackReason = `a kernel ran in ${ran}`;
       if (this.options.strict) {
-        throw new ArgumentError(`gpujs: mode 'webgpu' was requested with strict: true, but gpu.js ran a kernel in '${ran}'`);
+        throw new ArgumentError(`gpujs: mode '${this.mode}' was requested with strict: true, but gpu.js ran a kernel in '${ran}'`);
       }
     }
   }
 
   deviceBuffers(): number {
     const r = this.request({ t: 'stats' }) as Reply & { handles?: number };
-    if (r.error) throw new ArgumentError(`gpujs:webgpu: ${r.error}`);
+    if (r.error) throw new ArgumentError(`gpujs:${this.mode}: ${r.error}`);
     return r.handles ?? 0;
   }
 

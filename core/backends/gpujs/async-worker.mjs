@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * The worker thread of WorkerExecutor: runs gpu.js kernels in webgpu mode, where every
- * kernel call answers with a Promise, on behalf of a synchronous caller.
+ * The worker thread of WorkerExecutor: runs gpu.js kernels whose calls answer with a
+ * Promise, on behalf of a synchronous caller: webgpu mode (always asynchronous), and webasm
+ * under asyncMode, the only way gpu.js splits a webasm kernel across its worker pool.
  *
  * Plain JavaScript because worker_threads load it without a TypeScript loader (under tsx
  * and under vitest alike). It receives kernel specs as data (core/backends/gpujs/kernels.ts
@@ -20,8 +21,10 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
-/** @type {{ ctrl: SharedArrayBuffer, replyPort: import('node:worker_threads').MessagePort, cacheSize: number }} */
-const { ctrl: ctrlBuffer, replyPort, cacheSize } = workerData;
+/** @type {{ ctrl: SharedArrayBuffer, replyPort: import('node:worker_threads').MessagePort, cacheSize: number, mode: 'webgpu' | 'webasm' }} */
+const { ctrl: ctrlBuffer, replyPort, cacheSize, mode } = workerData;
+/** webgpu keeps results in device buffers; webasm results are host arrays. */
+const resident = mode === 'webgpu';
 const ctrl = new Int32Array(ctrlBuffer);
 
 /** @type {any} */
@@ -45,6 +48,12 @@ function reply(msg) {
 }
 
 async function init() {
+  const { GPU } = require('gpu.js');
+  if (mode === 'webasm') {
+    if (!GPU.isWebAssemblySupported) throw new Error('WebAssembly is not supported here');
+    gpu = new GPU({ mode: 'webasm' });
+    return gpu.Kernel.name;
+  }
   const { create, globals } = require('webgpu');
   Object.assign(globalThis, globals);
   const gpuApi = create(['backend=opengles']);
@@ -52,7 +61,6 @@ async function init() {
   // Dawn's OpenGL ES backend only offers WebGPU's compatibility feature level.
   gpuApi.requestAdapter = (/** @type {any} */ o) => request({ featureLevel: 'compatibility', ...(o || {}) });
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuApi }, configurable: true, writable: true });
-  const { GPU } = require('gpu.js');
   if (!(await GPU.isWebGPUAvailable())) throw new Error('no WebGPU adapter answered (webgpu package on Dawn OpenGL ES)');
   gpu = new GPU({ mode: 'webgpu' });
   return gpu.Kernel.name;
@@ -67,11 +75,13 @@ function kernelFor(spec, key) {
     return k;
   }
   k = gpu.createKernel(spec.source, {
-    output: [spec.output],
+    output: spec.output2d ? [...spec.output2d] : [spec.output],
+    returnType: spec.components > 1 ? `Array(${spec.components})` : 'Number',
     constants: spec.constants,
-    pipeline: true,
+    pipeline: resident,
     immutable: true,
     precision: 'single',
+    asyncMode: true,
   });
   compiles++;
   kernels.set(key, k);
@@ -80,6 +90,29 @@ function kernelFor(spec, key) {
     kernels.delete(oldest);
   }
   return k;
+}
+
+/**
+ * A host result as one flat Float32Array (executor.ts's flattenResult, for the webasm
+ * backend's nested views of one packed buffer).
+ * @param {any} out @param {number} size
+ */
+function flatten(out, size) {
+  if (out instanceof Float32Array) return out;
+  let first = out;
+  while (Array.isArray(first)) first = first[0];
+  if (first instanceof Float32Array && first.byteOffset === 0 && first.buffer.byteLength === size * 4) {
+    return new Float32Array(first.buffer, 0, size);
+  }
+  const flat = new Float32Array(size);
+  let at = 0;
+  const walk = (/** @type {any} */ v) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v instanceof Float32Array) { flat.set(v, at); at += v.length; }
+    else flat[at++] = Number(v);
+  };
+  walk(out);
+  return flat;
 }
 
 /** @param {any} msg */
@@ -95,6 +128,10 @@ async function handle(msg) {
       return;
     }
     case 'upload': {
+      if (!resident) {
+        handles.set(msg.id, msg.data);
+        return;
+      }
       // An identity kernel moves host values into a device buffer once.
       const spec = { source: 'function(a) { return a[this.thread.x]; }', constants: {}, output: msg.data.length };
       const k = kernelFor(spec, `identity|${msg.data.length}`);
@@ -109,7 +146,8 @@ async function handle(msg) {
         if (!h) throw new Error(`storage ${a.id} is not on the device (disposed?)`);
         return h;
       });
-      handles.set(msg.id, await k(...args));
+      const out = await k(...args);
+      handles.set(msg.id, resident ? out : flatten(out, msg.spec.output));
       ranIn.add(k.kernel.constructor.name);
       return;
     }
