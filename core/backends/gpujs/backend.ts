@@ -277,16 +277,57 @@ export class GpuJsBackend implements Backend {
     return this.run(K.matmul(batch, m, k, n, transA, transB), [a, b]);
   }
 
+  /**
+   * On webasm, convolutions run as im2col + the 4-rows-per-thread matmul (docs/kernels.md):
+   * its SIMD codegen turns a direct convolution's loads into 4-lane gathers, while the
+   * matmul keeps one operand lane-uniform and reuses every loaded value 4 times. The patch
+   * matrix costs C * KH * KW * N * OH * OW floats, so very large inputs stay direct.
+   */
+  private useIm2col(g: Conv2dGeometry): boolean {
+    const patches = g.inChannels * g.kernelHeight * g.kernelWidth * g.batch * g.outHeight * g.outWidth;
+    return this.mode === 'webasm' && patches <= IM2COL_MAX_FLOATS;
+  }
+
   conv2d(x: Storage, w: Storage, g: Conv2dGeometry): Storage {
-    return this.run(K.conv2d(g), [x, w]);
+    if (!this.useIm2col(g)) return this.run(K.conv2d(g), [x, w]);
+    const { G, opg, ckk, L, P } = convDims(g);
+    const cols = this.run(K.im2col(g), [x]);
+    // [G, O/G, Cg*KH*KW] @ [G, Cg*KH*KW, L] -> [O, N, OH*OW]
+    const y = this.matmul(w, cols, G, opg, ckk, L, false, false);
+    this.dispose(cols);
+    const out = this.copy({ storage: y, shape: [g.batch, g.outChannels, P], strides: [P, L, 1], offset: 0 });
+    this.dispose(y);
+    return out;
   }
 
   conv2dGradInput(gy: Storage, w: Storage, g: Conv2dGeometry): Storage {
-    return this.run(K.conv2dGradInput(g), [gy, w]);
+    if (!this.useIm2col(g)) return this.run(K.conv2dGradInput(g), [gy, w]);
+    const { G, opg, ckk, L } = convDims(g);
+    const gyT = this.gradOutputByChannel(gy, g);
+    // W^T [G, Cg*KH*KW, O/G] @ gy [G, O/G, L] -> patch-matrix gradient [G, Cg*KH*KW, L]
+    const gcols = this.matmul(w, gyT, G, ckk, opg, L, true, false);
+    this.dispose(gyT);
+    const out = this.run(K.col2im(g), [gcols]);
+    this.dispose(gcols);
+    return out;
   }
 
   conv2dGradWeight(x: Storage, gy: Storage, g: Conv2dGeometry): Storage {
-    return this.run(K.conv2dGradWeight(g), [x, gy]);
+    if (!this.useIm2col(g)) return this.run(K.conv2dGradWeight(g), [x, gy]);
+    const { G, opg, ckk, L } = convDims(g);
+    const cols = this.run(K.im2col(g), [x]);
+    const gyT = this.gradOutputByChannel(gy, g);
+    // gy [G, O/G, L] @ cols^T [G, L, Cg*KH*KW] -> [O, Cg, KH, KW]
+    const out = this.matmul(gyT, cols, G, opg, L, ckk, false, true);
+    this.dispose(cols);
+    this.dispose(gyT);
+    return out;
+  }
+
+  /** gy [N, O, OH*OW] as [O, N * OH*OW]: channel-major, the matmul layout. */
+  private gradOutputByChannel(gy: Storage, g: Conv2dGeometry): Storage {
+    const P = g.outHeight * g.outWidth;
+    return this.copy({ storage: gy, shape: [g.outChannels, g.batch, P], strides: [P, g.outChannels * P, 1], offset: 0 });
   }
 
   // ---- spatial -------------------------------------------------------------------------
@@ -355,6 +396,15 @@ export class GpuJsBackend implements Backend {
     const p2 = this.run(K.adamParam(n, h.decoupled), [param, m2, v2, h.lr, h.weightDecay, c1, c2, h.eps]);
     return { param: p2, m: m2, v: v2 };
   }
+}
+
+/** Largest im2col patch matrix (floats) before webasm convolutions stay direct: 64 MiB. */
+const IM2COL_MAX_FLOATS = 16 * 1024 * 1024;
+
+function convDims(g: Conv2dGeometry) {
+  const G = g.groups;
+  const P = g.outHeight * g.outWidth;
+  return { G, opg: g.outChannels / G, ckk: (g.inChannels / G) * g.kernelHeight * g.kernelWidth, L: g.batch * P, P };
 }
 
 /** Every Storage reachable from a value through Tensors (storage, grad), arrays and plain objects. */

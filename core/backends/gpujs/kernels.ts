@@ -427,6 +427,61 @@ return acc;`;
   return spec('conv2d', ['x', 'w'], body, convConstants(g), g.batch * g.outChannels * g.outHeight * g.outWidth);
 }
 
+/**
+ * im2col: the patches of x as a [groups, C/groups * KH * KW, N * OH * OW] matrix (zeros
+ * where a window hangs over the padding), so a convolution becomes a batched matmul.
+ */
+export function im2col(g: Conv2dGeometry): KernelSpec {
+  const body = `
+let i = this.thread.x;
+let t0 = ${idiv('i', C('L'))};
+let l = i - t0 * ${C('L')};
+let t1 = ${idiv('t0', C('KW'))};
+let kw = t0 - t1 * ${C('KW')};
+let t2 = ${idiv('t1', C('KH'))};
+let kh = t1 - t2 * ${C('KH')};
+let grp = ${idiv('t2', C('CPG'))};
+let c = t2 - grp * ${C('CPG')};
+let t3 = ${idiv('l', C('OW'))};
+let ow = l - t3 * ${C('OW')};
+let n = ${idiv('t3', C('OH'))};
+let oh = t3 - n * ${C('OH')};
+let ih = oh * ${C('SH')} - ${C('PH')} + kh * ${C('DH')};
+let iw = ow * ${C('SW')} - ${C('PW')} + kw * ${C('DW')};
+if (ih < 0 || ih >= ${C('H')} || iw < 0 || iw >= ${C('W')}) { return 0; }
+return x[((n * ${C('C')} + grp * ${C('CPG')} + c) * ${C('H')} + ih) * ${C('W')} + iw];`;
+  const L = g.batch * g.outHeight * g.outWidth;
+  return spec('im2col', ['x'], body, { ...convConstants(g), L }, g.inChannels * g.kernelHeight * g.kernelWidth * L);
+}
+
+/**
+ * col2im, gather-style: each input pixel sums the entries of the patch-matrix gradient
+ * ([groups, C/groups * KH * KW, N * OH * OW]) that were taken from it.
+ */
+export function col2im(g: Conv2dGeometry): KernelSpec {
+  const body = `${unravel4('C', 'H', 'W')}
+let grp = ${idiv('oc', C('CPG'))};
+let c = oc - grp * ${C('CPG')};
+let acc = 0;
+for (let kh = 0; kh < ${C('KH')}; kh++) {
+  let th = oy + ${C('PH')} - kh * ${C('DH')};
+  let ohh = ${idiv('th', C('SH'))};
+  if (th >= 0 && ohh * ${C('SH')} == th && ohh < ${C('OH')}) {
+    for (let kw = 0; kw < ${C('KW')}; kw++) {
+      let tw = ox + ${C('PW')} - kw * ${C('DW')};
+      let oww = ${idiv('tw', C('SW'))};
+      if (tw >= 0 && oww * ${C('SW')} == tw && oww < ${C('OW')}) {
+        let row = grp * ${C('CPG')} * ${C('KH')} * ${C('KW')} + (c * ${C('KH')} + kh) * ${C('KW')} + kw;
+        acc = acc + cols[row * ${C('L')} + (n * ${C('OH')} + ohh) * ${C('OW')} + oww];
+      }
+    }
+  }
+}
+return acc;`;
+  const L = g.batch * g.outHeight * g.outWidth;
+  return spec('col2im', ['cols'], body, { ...convConstants(g), L }, g.batch * g.inChannels * g.inHeight * g.inWidth);
+}
+
 /** Gather-style input gradient: each input pixel sums the outputs whose window covers it. */
 export function conv2dGradInput(g: Conv2dGeometry): KernelSpec {
   const body = `${unravel4('C', 'H', 'W')}
