@@ -124,3 +124,17 @@ describe('GpuJsBackend modes and fallbacks', () => {
     expect(r.strictError).toMatch(/strict|cannot run 'headlessgl'/);
   });
 });
+
+describe('registerGpuJsBackend', () => {
+  it('registers the backend under TOKENS.Backend', async () => {
+    await import('reflect-metadata');
+    const { container } = await import('tsyringe');
+    const { TOKENS } = await import('../../core/plugins/tokens.ts');
+    const { registerGpuJsBackend } = await import('../../core/backends/gpujs/index.ts');
+    const child = container.createChildContainer();
+    const b = registerGpuJsBackend(child, { mode: 'cpu', strict: true });
+    expect(child.resolve(TOKENS.Backend)).toBe(b);
+    expect(b.mode).toBe('cpu');
+    b.destroy();
+  });
+});

@@ -63,6 +63,11 @@ async function init() {
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuApi }, configurable: true, writable: true });
   if (!(await GPU.isWebGPUAvailable())) throw new Error('no WebGPU adapter answered (webgpu package on Dawn OpenGL ES)');
   gpu = new GPU({ mode: 'webgpu' });
+  // gpu.js opens its device at the first kernel call: make that happen now, while the
+  // caller holds EGL_PLATFORM=surfaceless in the environment (it restores it after init).
+  const probe = gpu.createKernel('function(a) { return a[this.thread.x] + 1; }', { output: [1] });
+  const got = await probe(new Float32Array([1]));
+  if (got[0] !== 2) throw new Error(`webgpu probe kernel returned ${got[0]}, expected 2`);
   return gpu.Kernel.name;
 }
 

@@ -92,6 +92,9 @@ export class WorkerExecutor implements Executor {
     this.worker.postMessage({ ...msg, req });
     const deadline = Date.now() + READ_TIMEOUT_MS;
     for (;;) {
+      // Read the signal word before looking at the port: a reply that lands in between then
+      // makes Atomics.wait return at once ('not-equal') instead of sleeping through it.
+      const seen = Atomics.load(this.ctrl, 0);
       const got = receiveMessageOnPort(this.replies);
       if (got) {
         const reply = got.message as Reply;
@@ -100,7 +103,7 @@ export class WorkerExecutor implements Executor {
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new ArgumentError(`gpujs:${this.mode}: the worker did not answer '${String(msg.t)}' within ${READ_TIMEOUT_MS} ms`);
-      Atomics.wait(this.ctrl, 0, Atomics.load(this.ctrl, 0), Math.min(left, 1000));
+      Atomics.wait(this.ctrl, 0, seen, Math.min(left, 1000));
     }
   }
 
