@@ -315,11 +315,11 @@ export class GpuJsBackend implements Backend {
   conv2dGradWeight(x: Storage, gy: Storage, g: Conv2dGeometry): Storage {
     if (!this.useIm2col(g)) return this.run(K.conv2dGradWeight(g), [x, gy]);
     const { G, opg, ckk, L } = convDims(g);
-    const cols = this.run(K.im2col(g), [x]);
+    const colsT = this.run(K.im2col(g, true), [x]);
     const gyT = this.gradOutputByChannel(gy, g);
     // gy [G, O/G, L] @ cols^T [G, L, Cg*KH*KW] -> [O, Cg, KH, KW]
-    const out = this.matmul(gyT, cols, G, opg, L, ckk, false, true);
-    this.dispose(cols);
+    const out = this.matmul(gyT, colsT, G, opg, L, ckk, false, false);
+    this.dispose(colsT);
     this.dispose(gyT);
     return out;
   }

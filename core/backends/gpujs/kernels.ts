@@ -430,12 +430,22 @@ return acc;`;
 /**
  * im2col: the patches of x as a [groups, C/groups * KH * KW, N * OH * OW] matrix (zeros
  * where a window hangs over the padding), so a convolution becomes a batched matmul.
+ * `transposed` lays it out [groups, N * OH * OW, C/groups * KH * KW] instead: the weight
+ * gradient multiplies by it from the right, and webasm's matmul wants its right operand
+ * row-major (lanes then read neighbouring addresses, not rows a whole L apart).
  */
-export function im2col(g: Conv2dGeometry): KernelSpec {
-  const body = `
-let i = this.thread.x;
+export function im2col(g: Conv2dGeometry, transposed = false): KernelSpec {
+  const unravel = transposed
+    ? `
+let gq = ${idiv('i', `(${C('L')} * ${C('CKK')})`)};
+let r = i - gq * ${C('L')} * ${C('CKK')};
+let l = ${idiv('r', C('CKK'))};
+let t0 = gq * ${C('CKK')} + (r - l * ${C('CKK')});`
+    : `
 let t0 = ${idiv('i', C('L'))};
-let l = i - t0 * ${C('L')};
+let l = i - t0 * ${C('L')};`;
+  const body = `
+let i = this.thread.x;${unravel}
 let t1 = ${idiv('t0', C('KW'))};
 let kw = t0 - t1 * ${C('KW')};
 let t2 = ${idiv('t1', C('KH'))};
@@ -451,7 +461,8 @@ let iw = ow * ${C('SW')} - ${C('PW')} + kw * ${C('DW')};
 if (ih < 0 || ih >= ${C('H')} || iw < 0 || iw >= ${C('W')}) { return 0; }
 return x[((n * ${C('C')} + grp * ${C('CPG')} + c) * ${C('H')} + ih) * ${C('W')} + iw];`;
   const L = g.batch * g.outHeight * g.outWidth;
-  return spec('im2col', ['x'], body, { ...convConstants(g), L }, g.inChannels * g.kernelHeight * g.kernelWidth * L);
+  const CKK = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
+  return spec(`im2col:${transposed}`, ['x'], body, { ...convConstants(g), L, CKK }, g.inChannels * g.kernelHeight * g.kernelWidth * L);
 }
 
 /**
