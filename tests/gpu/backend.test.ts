@@ -100,9 +100,10 @@ describe('GpuJsBackend modes and fallbacks', () => {
     b.destroy();
   });
 
-  it('rejects an unknown mode by name', () => {
+  it('rejects an unknown mode by name, and threads outside webasm', () => {
     expect(() => new GpuJsBackend({ mode: 'metal' as never })).toThrow(ArgumentError);
     expect(() => new GpuJsBackend({ mode: 'metal' as never })).toThrow(/metal/);
+    expect(() => new GpuJsBackend({ mode: 'cpu', threads: true })).toThrow(/threads: true needs mode 'webasm'/);
   });
 
   it('reports a silent fallback, and strict: true turns it into an error (headlessgl without a display)', () => {
