@@ -1,0 +1,280 @@
+/**
+ * Runs KernelSpecs on one gpu.js GPU instance, in this thread, synchronously (the cpu,
+ * webasm and headlessgl modes). Kernels are compiled once per (source, constants, output)
+ * and kept in a bounded LRU cache; the mode each kernel really runs in is read back from
+ * gpu.js (it falls back to cpu silently) and checked against the requested one.
+ */
+import { createRequire } from 'node:module';
+import { ArgumentError } from '../../errors.ts';
+import * as K from './kernels.ts';
+import type { KernelSpec } from './kernels.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The gpu.js modes this backend drives. */
+export type GpuJsMode = 'webgpu' | 'headlessgl' | 'webasm' | 'cpu';
+
+/** A kernel argument: a host array, a gpu.js texture/buffer handle, or a number. */
+export type KernelValue = Float32Array | GpuJsTexture;
+export type KernelArg = KernelValue | number;
+
+/** The part of gpu.js's Texture the backend uses. */
+export interface GpuJsTexture {
+  toArray(): Float32Array | Promise<Float32Array>;
+  delete(): void;
+}
+
+/** The part of a gpu.js kernel run shortcut the backend uses. */
+interface GpuJsKernel {
+  (...args: unknown[]): unknown;
+  kernel: { constructor: { name: string }; fallbackReason?: string; destroy?: (x?: boolean) => void } & Record<string, unknown>;
+}
+
+interface GpuJsInstance {
+  createKernel(source: string, settings: Record<string, unknown>): GpuJsKernel;
+  destroy(): void;
+  Kernel: { name: string };
+}
+
+/** gpu.js kernel class names and the mode each one is. */
+const KERNEL_CLASS_MODE: Record<string, GpuJsMode | 'webgl' | 'webgl2'> = {
+  HeadlessGLKernel: 'headlessgl',
+  WebGLKernel: 'webgl',
+  WebGL2Kernel: 'webgl2',
+  WebAssemblyKernel: 'webasm',
+  WebGPUKernel: 'webgpu',
+  CPUKernel: 'cpu',
+};
+
+export function modeOfKernelClass(name: string): string {
+  return KERNEL_CLASS_MODE[name] ?? name;
+}
+
+export interface GpuJsModule {
+  GPU: (new (settings: Record<string, unknown>) => GpuJsInstance) & {
+    isHeadlessGLSupported: boolean;
+    isWebAssemblySupported: boolean;
+    isWebGPUSupported: boolean;
+  };
+}
+
+export function loadGpuJs(): GpuJsModule {
+  return require('gpu.js') as GpuJsModule;
+}
+
+/** A Map used as an LRU: re-inserting a key on each hit keeps the eldest first. */
+export class LruCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(
+    readonly capacity: number,
+    private readonly onEvict: (value: V) => void,
+  ) {}
+  get size(): number {
+    return this.map.size;
+  }
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, value: V): void {
+    this.map.set(key, value);
+    while (this.map.size > this.capacity) {
+      const [oldest, v] = this.map.entries().next().value as [string, V];
+      this.map.delete(oldest);
+      this.onEvict(v);
+    }
+  }
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+  clear(): void {
+    for (const v of this.map.values()) this.onEvict(v);
+    this.map.clear();
+  }
+}
+
+export function specKey(s: KernelSpec): string {
+  return `${s.name}|${s.output}|${JSON.stringify(s.constants)}|${s.argSizes?.join(',') ?? ''}`;
+}
+
+export interface ExecutorOptions {
+  mode: GpuJsMode;
+  /** Throw instead of running a kernel that gpu.js moved to another mode. */
+  strict: boolean;
+  cacheSize: number;
+  /** webasm only: run kernels under asyncMode in a worker, so gpu.js splits them over its thread pool. */
+  threads?: boolean;
+}
+
+/** What the backend needs from whatever runs its kernels (in this thread or a worker). */
+export interface Executor {
+  readonly mode: GpuJsMode;
+  readonly actualMode: string;
+  readonly fallbackReason: string | null;
+  readonly compiles: number;
+  readonly cachedKernels: number;
+  upload(values: Float32Array): unknown;
+  run(spec: KernelSpec, args: readonly KernelArg[]): unknown;
+  /** Values of a handle (size elements) on the host: the one readback path. */
+  read(handle: unknown, size: number): Float32Array;
+  release(handle: unknown): void;
+  /** Buffers alive on the device, where the executor can count them (the webgpu worker). */
+  deviceBuffers?(): number;
+  destroy(): void;
+}
+
+export class SyncExecutor implements Executor {
+  readonly mode: GpuJsMode;
+  /** The mode kernels were last seen running in (differs from `mode` after a fallback). */
+  actualMode: string;
+  compiles = 0;
+  fallbackReason: string | null = null;
+  private readonly gpu: GpuJsInstance;
+  private readonly cache: LruCache<GpuJsKernel>;
+  /** GPU modes hand out device-resident textures; the others plain arrays. */
+  readonly resident: boolean;
+
+  constructor(private readonly options: ExecutorOptions) {
+    this.mode = options.mode;
+    const { GPU } = loadGpuJs();
+    let gpu: GpuJsInstance;
+    try {
+      gpu = new GPU({ mode: options.mode });
+    } catch (e) {
+      // gpu.js refuses an explicit mode it cannot run (headlessgl without gl or a display).
+      const why = `gpu.js cannot run '${options.mode}' here: ${(e as Error).message}` +
+        (options.mode === 'headlessgl' ? ' (headless-gl needs the `gl` build and an X display: run under `xvfb-run -a`)' : '');
+      if (options.strict) throw new ArgumentError(`GpuJsBackend: ${why}`);
+      this.fallbackReason = why;
+      gpu = new GPU({ mode: 'cpu' });
+    }
+    this.gpu = gpu;
+    this.actualMode = modeOfKernelClass(this.gpu.Kernel.name);
+    this.resident = this.actualMode === 'headlessgl';
+    this.cache = new LruCache<GpuJsKernel>(options.cacheSize, (k) => retireKernel(k));
+  }
+
+  get cachedKernels(): number {
+    return this.cache.size;
+  }
+
+  private kernelFor(spec: KernelSpec): GpuJsKernel {
+    const key = specKey(spec);
+    let k = this.cache.get(key);
+    if (!k) {
+      k = this.gpu.createKernel(spec.source, {
+        output: spec.output2d ? [...spec.output2d] : [spec.output],
+        returnType: spec.components && spec.components > 1 ? `Array(${spec.components})` : 'Number',
+        constants: spec.constants,
+        pipeline: this.resident,
+        immutable: true,
+        tactic: 'precision',
+        precision: 'single',
+        dynamicArguments: false,
+      });
+      this.compiles++;
+      this.cache.set(key, k);
+    }
+    return k;
+  }
+
+  run(spec: KernelSpec, args: readonly KernelArg[]): KernelValue {
+    const k = this.kernelFor(spec);
+    let out: unknown;
+    try {
+      out = k(...args);
+    } catch (e) {
+      throw new ArgumentError(`gpujs:${this.mode}: kernel '${spec.name}' failed: ${(e as Error).message}\n${spec.source}`);
+    }
+    const ran = modeOfKernelClass(k.kernel.constructor.name);
+    if (ran !== this.actualMode) {
+      this.actualMode = ran;
+      this.fallbackReason = k.kernel.fallbackReason ?? `kernel '${spec.name}' ran in ${ran}`;
+    }
+    if (ran !== this.mode && this.options.strict) {
+      throw new ArgumentError(
+        `gpujs: mode '${this.mode}' was requested with strict: true, but gpu.js ran kernel '${spec.name}' in '${ran}'` +
+          (k.kernel.fallbackReason ? ` (${k.kernel.fallbackReason})` : ''),
+      );
+    }
+    return (spec.output2d || (spec.components ?? 1) > 1 ? flattenResult(out, spec.output) : out) as KernelValue;
+  }
+
+  upload(values: Float32Array): KernelValue {
+    // Resident modes copy host values into a texture once, so kernels only ever see textures
+    // (one argument type per kernel: gpu.js would otherwise compile a variant per type).
+    if (!this.resident || values.length === 0) return values.slice();
+    return this.run(K.identity(values.length), [values]);
+  }
+
+  read(handle: unknown, _size: number): Float32Array {
+    if (handle instanceof Float32Array) return handle.slice();
+    const v = (handle as GpuJsTexture).toArray();
+    if (!(v instanceof Float32Array)) throw new ArgumentError(`gpujs:${this.mode}: a synchronous readback returned ${String(v)}`);
+    return v;
+  }
+
+  release(handle: unknown): void {
+    if (handle instanceof Float32Array) return;
+    (handle as GpuJsTexture).delete();
+  }
+
+  destroy(): void {
+    this.cache.clear();
+  }
+}
+
+/**
+ * A 2-D or multi-component result as one flat Float32Array. gpu.js's webasm backend erects
+ * its nested arrays as views of one packed buffer, which is taken as is; anything else
+ * (the cpu backend's separate rows) is copied leaf by leaf in row-major order.
+ */
+export function flattenResult(out: unknown, size: number): Float32Array {
+  if (out instanceof Float32Array) return out;
+  let first: unknown = out;
+  while (Array.isArray(first)) first = first[0];
+  if (first instanceof Float32Array && first.byteOffset === 0 && first.buffer.byteLength === size * 4) {
+    return new Float32Array(first.buffer, 0, size);
+  }
+  const flat = new Float32Array(size);
+  let at = 0;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v instanceof Float32Array) {
+      flat.set(v, at);
+      at += v.length;
+    } else {
+      flat[at++] = Number(v);
+    }
+  };
+  walk(out);
+  if (at !== size) throw new ArgumentError(`gpujs: a kernel result held ${at} values, expected ${size}`);
+  return flat;
+}
+
+/**
+ * Frees what a compiled kernel holds on the device, but not its output textures: tensors
+ * still own those (gpu.js's own destroy() would delete every texture the kernel created).
+ */
+function retireKernel(k: GpuJsKernel): void {
+  const kernel = k.kernel as Record<string, unknown> & { context?: WebGLLike };
+  const gl = kernel.context;
+  if (!gl || typeof gl.deleteProgram !== 'function') return;
+  if (kernel.program) gl.deleteProgram(kernel.program);
+  if (kernel.fragShader) gl.deleteShader(kernel.fragShader);
+  if (kernel.vertShader) gl.deleteShader(kernel.vertShader);
+  if (kernel.buffer) gl.deleteBuffer(kernel.buffer);
+  if (kernel.framebuffer) gl.deleteFramebuffer(kernel.framebuffer);
+  kernel.program = null;
+}
+
+interface WebGLLike {
+  deleteProgram(p: unknown): void;
+  deleteShader(s: unknown): void;
+  deleteBuffer(b: unknown): void;
+  deleteFramebuffer(f: unknown): void;
+}
