@@ -12,8 +12,8 @@
  *   npm run bench -- --modes cpu,webasm+threads
  */
 import os from 'node:os';
-import { GpuJsBackend } from '../core/backends/gpujs/index.ts';
-import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, withBackend } from '../core/index.ts';
+import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
+import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, withBackend } from '../../core/index.ts';
 
 interface Workload {
   group: 'matmul' | 'conv' | 'norm';
