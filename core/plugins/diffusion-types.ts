@@ -37,7 +37,7 @@ export interface ControlResiduals {
 
 /** TOKENS.UNet: predicts noise (or v) from x_t, t and the text context, optionally with ControlNet residuals. */
 export interface DiffusionUNet {
-  readonly config: { readonly inChannels: number; readonly crossAttentionDim: number };
+  readonly config: { readonly inChannels: number; readonly crossAttentionDim: number; readonly sampleSize?: number };
   forward(
     sample: Tensor,
     timesteps: DiffusionTimesteps,
