@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, type Tensor, init, noGrad, randn, tensor } from '../../core/index.ts';
+import { ControlNetModel } from '../../plugins/controlnet/index.ts';
 import { diffusionTrainingStep } from '../../plugins/diffusion/index.ts';
 import { syntheticBatch, tinyWorld } from './tiny-world.ts';
 
@@ -117,5 +118,22 @@ describe('diffusionTrainingStep', () => {
     expect(r.loss.item()).toBeCloseTo(mean(perSample(hand.pred, hand.noise)), 6);
     expect(() => diffusionTrainingStep({ vae, unet, controlnet, scheduler }, pre, { generator: new Generator(1), promptDropout: 1 })).toThrow(/emptyContext/);
     expect(() => diffusionTrainingStep(models, { images: batch.images, prompts: batch.prompts }, { generator: new Generator(1) })).toThrow(/ctrloraBase ControlNet needs batch.conditions/);
+  });
+
+  it('vanilla ControlNet: x_t and the condition image (as given, [0, 1]) go into the ControlNet', () => {
+    const vanilla = ControlNetModel.fromUnet(unet, { seed: 6, conditioningEmbeddingChannels: [8, 16] });
+    noGrad(() => init.normal_(vanilla.controlnet_mid_block.weight, 0, 0.05, { seed: 12 }));
+    const g = new Generator(42);
+    const expected = noGrad(() => {
+      const z0 = vae.encode(batch.images.mul(2).sub(1)).sample(g).mul(vae.scalingFactor);
+      const noise = randn(z0.shape, { generator: g });
+      const ts = Array.from({ length: N }, () => g.int(0, 1000));
+      const xt = scheduler.addNoise(z0, noise, ts);
+      const ctx = textEncoder.forward(tokenizer.toTensor(batch.prompts));
+      return mean(perSample(unet.forward(xt, ts, ctx, vanilla.forward(xt, ts, ctx, batch.conditions)), noise));
+    });
+    const { loss } = diffusionTrainingStep({ ...models, controlnet: vanilla }, batch, { generator: new Generator(42) });
+    expect(loss.item()).toBeCloseTo(expected, 6);
+    expect(Math.abs(loss.item() - diffusionTrainingStep({ ...models, controlnet: null }, batch, { generator: new Generator(42) }).loss.item())).toBeGreaterThan(1e-6);
   });
 });
