@@ -5,3 +5,4 @@ export { toRgb8, writePngs, gridRgb8, writeGrid, type GridOptions } from './imag
 export { encodePrompts, type PromptTokenizer } from './text.ts';
 export { registerDiffusionPipeline, type DiffusionPipelineRegistration } from './plugin.ts';
 export { ctrloraConditionSwitch } from './conditions.ts';
+export { LatentCache, type LatentCacheOptions } from './latent-cache.ts';
