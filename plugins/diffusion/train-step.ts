@@ -14,7 +14,7 @@
  */
 import {
   ArgumentError, type ControlResiduals, type DiffusionControlNet, type DiffusionScheduler, type DiffusionTextEncoder, type DiffusionUNet,
-  type DiffusionVae, type Generator, ShapeError, type Tensor, concat, noGrad, randn,
+  type DiffusionVae, type Generator, ShapeError, type Tensor, concat, noGrad, randn, tensor,
 } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
 import { CtrLoraBaseControlNet, type ConditionRange } from '../controlnet/controlnet.ts';
@@ -159,9 +159,9 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
   let loss: Tensor;
   let weights: number[];
   if (options.minSnrGamma !== undefined && options.minSnrGamma !== null) {
-    const w = scheduler.minSnrLossWeights(timesteps, options.minSnrGamma, { predictionType });
-    weights = Array.from(w.toArray());
-    loss = perSample.mul(w.detach()).mean();
+    weights = Array.from(scheduler.minSnrLossWeights(timesteps, options.minSnrGamma, { predictionType }).toArray());
+    // Rebuilt on the loss's backend: the scheduler makes host-side weights on the default one.
+    loss = perSample.mul(tensor(weights, [n], { backend: perSample.backend })).mean();
   } else {
     weights = timesteps.map(() => 1);
     loss = perSample.mean();
