@@ -1,4 +1,5 @@
 /** The plugin system: typed tokens, the container, and recipes built from JSON configs. */
 export * from './tokens.ts';
+export type * from './diffusion-types.ts';
 export { inject, injectable, PluginContainer, PluginError, rootContainer, createRunContainer, type Provider } from './container.ts';
 export { buildRecipe, buildRecipeFile, loadPlugin, builtinPlugins, type PluginModule, type PluginEntry, type PluginOptions, type RecipeConfig, type BuildRecipeOptions } from './recipe.ts';

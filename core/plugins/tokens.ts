@@ -1,13 +1,17 @@
 /**
  * Typed injection tokens, one per plugin kind. A recipe asks the container for a token,
  * never for a concrete class; a plugin registers its implementation under one.
- * Kinds whose interface is still `unknown` (the models, schedulers, sampler) are typed by the
- * plugins that implement them; the container (container.ts) lists registrations by kind name.
+ * The diffusion kinds are typed by the small structural contracts in diffusion-types.ts, which
+ * the plugins satisfy without core importing them; the container (container.ts) lists
+ * registrations by kind name.
  */
 import type { InjectionToken } from 'tsyringe';
 import type { Backend } from '../backend.ts';
 import type { TelemetryBus } from '../telemetry/bus.ts';
 import type { TelemetrySink } from '../telemetry/sink.ts';
+import type {
+  AdapterProvider, DiffusionControlNet, DiffusionSampler, DiffusionTextEncoder, DiffusionUNet, DiffusionVae, NoiseSchedulerFactory,
+} from './diffusion-types.ts';
 
 export type { TelemetrySink };
 
@@ -41,13 +45,13 @@ export interface Dataset<T = unknown> {
 
 export const TOKENS = {
   Backend: Symbol('Backend') as InjectionToken<Backend>,
-  VAE: Symbol('VAE') as InjectionToken<unknown>,
-  UNet: Symbol('UNet') as InjectionToken<unknown>,
-  TextEncoder: Symbol('TextEncoder') as InjectionToken<unknown>,
-  ControlNet: Symbol('ControlNet') as InjectionToken<unknown>,
-  Adapter: Symbol('Adapter') as InjectionToken<unknown>,
-  NoiseScheduler: Symbol('NoiseScheduler') as InjectionToken<unknown>,
-  Sampler: Symbol('Sampler') as InjectionToken<unknown>,
+  VAE: Symbol('VAE') as InjectionToken<DiffusionVae>,
+  UNet: Symbol('UNet') as InjectionToken<DiffusionUNet>,
+  TextEncoder: Symbol('TextEncoder') as InjectionToken<DiffusionTextEncoder>,
+  ControlNet: Symbol('ControlNet') as InjectionToken<DiffusionControlNet>,
+  Adapter: Symbol('Adapter') as InjectionToken<AdapterProvider>,
+  NoiseScheduler: Symbol('NoiseScheduler') as InjectionToken<NoiseSchedulerFactory>,
+  Sampler: Symbol('Sampler') as InjectionToken<DiffusionSampler>,
   ConditionBlender: Symbol('ConditionBlender') as InjectionToken<ConditionBlender>,
   ConditionExtractor: Symbol('ConditionExtractor') as InjectionToken<ConditionExtractor>,
   Dataset: Symbol('Dataset') as InjectionToken<Dataset>,

@@ -116,6 +116,8 @@ export interface ControlNetOptions extends ModelBuildOptions {
 /** diffusers' ControlNetModel. */
 export class ControlNetModel extends ControlNetEncoder {
   declare readonly controlnet_cond_embedding: ControlNetConditioningEmbedding;
+  /** Tells the two ControlNet kinds apart behind TOKENS.ControlNet (they take different inputs). */
+  readonly controlType = 'vanilla' as const;
 
   constructor(config: ConfigArg = 'tiny', options: ControlNetOptions = {}) {
     const c = resolveUNetConfig(config);
@@ -167,6 +169,8 @@ export interface EncodeConditionOptions {
 
 /** CtrLoRA's base ControlNet: forward(condition latent, t, context) -> residuals; never sees x_t. */
 export class CtrLoraBaseControlNet extends ControlNetEncoder {
+  /** Tells the two ControlNet kinds apart behind TOKENS.ControlNet (they take different inputs). */
+  readonly controlType = 'ctrloraBase' as const;
   constructor(config: ConfigArg = 'tiny', options: ModelBuildOptions & { latentChannels?: number } = {}) {
     const c = resolveUNetConfig(config);
     super(c, layerOptions(options), options.latentChannels ?? c.inChannels, null);

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
-import { Conv2d, GroupNorm, LayerNorm, Linear, Module, ModuleList, MultiheadAttention } from '../../core/index.ts';
+import { Conv2d, GroupNorm, LayerNorm, Linear, Module, ModuleList, MultiheadAttention, shapeOnly } from '../../core/index.ts';
 import { TOKENS } from '../../core/plugins/tokens.ts';
+import { CtrLoraBaseControlNet } from '../../plugins/controlnet/index.ts';
+import { diffusersToLdmKey } from '../../plugins/keymap.ts';
 import { type AdapterFactory, LoraModel, ctrloraGroupOf, registerLoraPlugin, selectCtrloraTrainable } from '../../plugins/lora/index.ts';
 
 /** A module holding named children only: builds trees with diffusers' key names. */
@@ -104,5 +106,29 @@ describe('selectCtrloraTrainable', () => {
     const lora = factory.wrap(net);
     lora.addAdapter('x', { rank: 1, targetModules: ['linear_2'] });
     expect(factory.selectTrainable(net).counts.lora).toBe(loraOf(6, 6) / 2);
+  });
+
+  it("matches CtrLoRA on the sd15 base ControlNet (shape-only): LDM names containing 'norm', 13 zero convs, rank-128 LoRA on every Linear", () => {
+    const cn = shapeOnly(() => new CtrLoraBaseControlNet('sd15'));
+    const frozenNorms = [...cn.stateDict().keys()].filter((k) => /resnets\.\d+\.norm[12]\./.test(k));
+    const lora = new LoraModel(cn);
+    shapeOnly(() => lora.addAdapter('lighting', { rank: 128, targetModules: 'all' }));
+    const set = selectCtrloraTrainable(cn, { adapter: 'lighting' });
+    expect(set.counts.lora).toBe(25_419_776);
+    expect(set.counts.zeroConv).toBe(11_479_680);
+    expect(set.counts.transformerNorm).toBe(46_080);
+    expect(set.counts.trainable).toBe(36_945_536);
+    // Group by group, the same set as CtrLoRA's rule on LDM names (LoRA keys have no LDM name: skip them).
+    for (const [name] of cn.namedParameters()) {
+      if (name.includes('.lora.')) continue;
+      const ldm = diffusersToLdmKey('controlnet', name);
+      const ctrlora = ldm.includes('norm') ? 'transformerNorm' : /(^|\.)(zero_convs|middle_block_out)\./.test(ldm) ? 'zeroConv' : null;
+      expect(set.groups.get(name) ?? null, `${name} (${ldm})`).toBe(ctrlora);
+    }
+    // The ResBlock GroupNorms (LDM in_layers.0 / out_layers.0) stay frozen unless asked for.
+    expect(frozenNorms.length).toBeGreaterThan(0);
+    expect(frozenNorms.every((k) => !set.groups.has(k))).toBe(true);
+    const withResnet = selectCtrloraTrainable(cn, { adapter: 'lighting', includeResnetNorms: true, apply: false });
+    expect(frozenNorms.every((k) => withResnet.groups.get(k) === 'resnetNorm')).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { InjectionToken } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
 import {
   type ConditionBlender, type Image, PluginContainer, inject, injectable, PluginError, TOKENS, buildRecipe, buildRecipeFile, createRunContainer,
@@ -22,6 +23,9 @@ class ConditionMaker {
   }
 }
 
+/** A typed kind token used as a plain slot: these tests register stand-ins that are no real UNet/VAE/sampler. */
+const untyped = (token: InjectionToken<unknown>) => token as InjectionToken<unknown>;
+
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'my-plugin');
 
 describe('plugin container', () => {
@@ -33,8 +37,8 @@ describe('plugin container', () => {
     expect(Array.from(out.data)).toEqual([0.5, 0.75, 1]); // 1 - (1-a)(1-0.5 b)
     container.register(TOKENS.ConditionBlender, 'multiply', { useClass: Multiply });
     // the selection from the config still wins over the later registration, for resolve and @inject alike
-    container.register(TOKENS.UNet, 'maker', { useClass: ConditionMaker });
-    expect((container.resolve(TOKENS.UNet) as ConditionMaker).blender.name).toBe('screen');
+    container.register(untyped(TOKENS.UNet), 'maker', { useClass: ConditionMaker });
+    expect((container.resolve(untyped(TOKENS.UNet)) as ConditionMaker).blender.name).toBe('screen');
     container.select(TOKENS.ConditionBlender, 'multiply');
     expect(container.resolve(TOKENS.ConditionBlender).name).toBe('multiply');
     expect(container.names(TOKENS.ConditionBlender)).toEqual(['screen', 'multiply']);
@@ -59,8 +63,8 @@ describe('plugin container', () => {
     expect(runB.resolve(TOKENS.ConditionBlender)).toBe(base.resolve(TOKENS.ConditionBlender)); // singleton of its owner
     // @inject in a run container sees the run's own selection
     runA.select(TOKENS.ConditionBlender, 'screen-a');
-    runA.register(TOKENS.UNet, 'maker', { useClass: ConditionMaker });
-    expect((runA.resolve(TOKENS.UNet) as ConditionMaker).blender.name).toBe('screen-a');
+    runA.register(untyped(TOKENS.UNet), 'maker', { useClass: ConditionMaker });
+    expect((runA.resolve(untyped(TOKENS.UNet)) as ConditionMaker).blender.name).toBe('screen-a');
     expect(runA.resolveAll(TOKENS.ConditionBlender).map((b) => b.name)).toEqual(['multiply', 'screen-a']);
   });
 
@@ -75,9 +79,9 @@ describe('plugin container', () => {
     class NeedsArg {
       constructor(readonly x: number) {}
     }
-    c.register(TOKENS.Sampler, 'maker', { useClass: ConditionMaker });
+    c.register(untyped(TOKENS.Sampler), 'maker', { useClass: ConditionMaker });
     expect(() => c.resolve(TOKENS.Sampler)).toThrow(/could not construct 'maker' \(ConditionMaker\): constructor parameter 0 needs a ConditionBlender, but no ConditionBlender plugin is registered\. Registered kinds: Sampler \(maker\)/);
-    c.register(TOKENS.VAE, 'bad', { useClass: NeedsArg });
+    c.register(untyped(TOKENS.VAE), 'bad', { useClass: NeedsArg });
     expect(() => c.resolve(TOKENS.VAE)).toThrow(/could not construct 'bad' \(NeedsArg\).*@inject\(TOKEN\)/);
   });
 });
