@@ -404,6 +404,25 @@ let n = ${idiv('t1', C(ch))};
 let oc = t1 - n * ${C(ch)};`;
 }
 
+/**
+ * The loops of a gather-style convolution gradient: for input pixel (oy, ox), every kernel tap
+ * (kh, kw) whose output position (ohh, oww) exists and lands on the stride grid runs `inner`.
+ */
+function coveringWindows(inner: string): string {
+  return `for (let kh = 0; kh < ${C('KH')}; kh++) {
+  let th = oy + ${C('PH')} - kh * ${C('DH')};
+  let ohh = ${idiv('th', C('SH'))};
+  if (th >= 0 && ohh * ${C('SH')} == th && ohh < ${C('OH')}) {
+    for (let kw = 0; kw < ${C('KW')}; kw++) {
+      let tw = ox + ${C('PW')} - kw * ${C('DW')};
+      let oww = ${idiv('tw', C('SW'))};
+      if (tw >= 0 && oww * ${C('SW')} == tw && oww < ${C('OW')}) {${inner}
+      }
+    }
+  }
+}`;
+}
+
 export function conv2d(g: Conv2dGeometry): KernelSpec {
   const body = `${unravel4('O', 'OH', 'OW')}
 let c0 = ${idiv('oc', C('OPG'))} * ${C('CPG')};
@@ -474,20 +493,9 @@ export function col2im(g: Conv2dGeometry): KernelSpec {
 let grp = ${idiv('oc', C('CPG'))};
 let c = oc - grp * ${C('CPG')};
 let acc = 0;
-for (let kh = 0; kh < ${C('KH')}; kh++) {
-  let th = oy + ${C('PH')} - kh * ${C('DH')};
-  let ohh = ${idiv('th', C('SH'))};
-  if (th >= 0 && ohh * ${C('SH')} == th && ohh < ${C('OH')}) {
-    for (let kw = 0; kw < ${C('KW')}; kw++) {
-      let tw = ox + ${C('PW')} - kw * ${C('DW')};
-      let oww = ${idiv('tw', C('SW'))};
-      if (tw >= 0 && oww * ${C('SW')} == tw && oww < ${C('OW')}) {
-        let row = grp * ${C('CPG')} * ${C('KH')} * ${C('KW')} + (c * ${C('KH')} + kh) * ${C('KW')} + kw;
-        acc = acc + cols[row * ${C('L')} + (n * ${C('OH')} + ohh) * ${C('OW')} + oww];
-      }
-    }
-  }
-}
+${coveringWindows(`
+  let row = grp * ${C('CPG')} * ${C('KH')} * ${C('KW')} + (c * ${C('KH')} + kh) * ${C('KW')} + kw;
+  acc = acc + cols[row * ${C('L')} + (n * ${C('OH')} + ohh) * ${C('OW')} + oww];`)}
 return acc;`;
   const L = g.batch * g.outHeight * g.outWidth;
   return spec('col2im', ['cols'], body, { ...convConstants(g), L }, g.batch * g.inChannels * g.inHeight * g.inWidth);
@@ -499,23 +507,12 @@ export function conv2dGradInput(g: Conv2dGeometry): KernelSpec {
 let grp = ${idiv('oc', C('CPG'))};
 let c = oc - grp * ${C('CPG')};
 let acc = 0;
-for (let kh = 0; kh < ${C('KH')}; kh++) {
-  let th = oy + ${C('PH')} - kh * ${C('DH')};
-  let ohh = ${idiv('th', C('SH'))};
-  if (th >= 0 && ohh * ${C('SH')} == th && ohh < ${C('OH')}) {
-    for (let kw = 0; kw < ${C('KW')}; kw++) {
-      let tw = ox + ${C('PW')} - kw * ${C('DW')};
-      let oww = ${idiv('tw', C('SW'))};
-      if (tw >= 0 && oww * ${C('SW')} == tw && oww < ${C('OW')}) {
-        for (let oo = 0; oo < ${C('OPG')}; oo++) {
-          let o = grp * ${C('OPG')} + oo;
-          acc = acc + gy[((n * ${C('O')} + o) * ${C('OH')} + ohh) * ${C('OW')} + oww] *
-            w[((o * ${C('CPG')} + c) * ${C('KH')} + kh) * ${C('KW')} + kw];
-        }
-      }
-    }
-  }
-}
+${coveringWindows(`
+  for (let oo = 0; oo < ${C('OPG')}; oo++) {
+    let o = grp * ${C('OPG')} + oo;
+    acc = acc + gy[((n * ${C('O')} + o) * ${C('OH')} + ohh) * ${C('OW')} + oww] *
+      w[((o * ${C('CPG')} + c) * ${C('KH')} + kh) * ${C('KW')} + kw];
+  }`)}
 return acc;`;
   return spec('conv2dGradInput', ['gy', 'w'], body, convConstants(g), g.batch * g.inChannels * g.inHeight * g.inWidth);
 }
