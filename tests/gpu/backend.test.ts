@@ -53,6 +53,10 @@ describe.each(MODES)('GpuJsBackend on %s', (variant) => {
       // A result computed before its kernel was evicted is still readable.
       expectClose(kept.toArray(), Float32Array.from([1, 2, 3].map(Math.exp)), {}, 'result of an evicted kernel');
       expect(small.stats.compiles).toBeGreaterThan(3);
+      // gpu.js keeps every kernel it builds in gpu.kernels until destroyed: an evicted kernel
+      // must leave it too, or the cache bounds nothing (webasm kernels hold wasm memories).
+      const exec = (small as unknown as { exec: { gpu?: { kernels: unknown[] } } }).exec;
+      if (exec.gpu) expect(exec.gpu.kernels.length).toBeLessThanOrEqual(3);
     } finally {
       small.destroy();
     }

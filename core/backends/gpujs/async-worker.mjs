@@ -91,8 +91,12 @@ function kernelFor(spec, key) {
   compiles++;
   kernels.set(key, k);
   while (kernels.size > cacheSize) {
-    const [oldest] = kernels.keys();
-    kernels.delete(oldest);
+    const [[oldestKey, oldest]] = kernels;
+    kernels.delete(oldestKey);
+    // gpu.js keeps every kernel it built in gpu.kernels until destroyed: without this the
+    // cache bounded nothing. Safe for what tensors hold: webasm results are host copies,
+    // webgpu output buffers are reference-counted (executor.ts's retireKernel).
+    oldest.kernel.destroy(false);
   }
   return k;
 }

@@ -27,13 +27,15 @@ export interface GpuJsTexture {
 /** The part of a gpu.js kernel run shortcut the backend uses. */
 interface GpuJsKernel {
   (...args: unknown[]): unknown;
-  kernel: { constructor: { name: string }; fallbackReason?: string; destroy?: (x?: boolean) => void } & Record<string, unknown>;
+  kernel: { constructor: { name: string }; fallbackReason?: string; destroy?: (removeCanvasReferences?: boolean) => void } & Record<string, unknown>;
 }
 
 interface GpuJsInstance {
   createKernel(source: string, settings: Record<string, unknown>): GpuJsKernel;
   destroy(): void;
   Kernel: { name: string };
+  /** Every kernel gpu.js built and has not destroyed. */
+  kernels: unknown[];
 }
 
 /** gpu.js kernel class names and the mode each one is. */
@@ -155,7 +157,7 @@ export class SyncExecutor implements Executor {
     this.gpu = gpu;
     this.actualMode = modeOfKernelClass(this.gpu.Kernel.name);
     this.resident = this.actualMode === 'headlessgl';
-    this.cache = new LruCache<GpuJsKernel>(options.cacheSize, (k) => retireKernel(k));
+    this.cache = new LruCache<GpuJsKernel>(options.cacheSize, (k) => retireKernel(this.gpu, k));
   }
 
   get cachedKernels(): number {
@@ -257,19 +259,35 @@ export function flattenResult(out: unknown, size: number): Float32Array {
 }
 
 /**
- * Frees what a compiled kernel holds on the device, but not its output textures: tensors
- * still own those (gpu.js's own destroy() would delete every texture the kernel created).
+ * Frees what an evicted kernel holds and drops gpu.js's own reference to it (GPU keeps
+ * every kernel it built in `gpu.kernels`: without this the LRU bounded nothing, and each
+ * evicted webasm kernel kept its WebAssembly memories alive). Outputs that tensors still
+ * own survive: webasm and cpu results are host copies, webgpu output buffers are
+ * reference-counted. GL kernels are taken apart by hand because gpu.js's own destroy()
+ * deletes every texture the kernel ever created (tensors' included) and then drops the
+ * context their later delete() needs.
  */
-function retireKernel(k: GpuJsKernel): void {
-  const kernel = k.kernel as Record<string, unknown> & { context?: WebGLLike };
-  const gl = kernel.context;
-  if (!gl || typeof gl.deleteProgram !== 'function') return;
-  if (kernel.program) gl.deleteProgram(kernel.program);
-  if (kernel.fragShader) gl.deleteShader(kernel.fragShader);
-  if (kernel.vertShader) gl.deleteShader(kernel.vertShader);
-  if (kernel.buffer) gl.deleteBuffer(kernel.buffer);
-  if (kernel.framebuffer) gl.deleteFramebuffer(kernel.framebuffer);
-  kernel.program = null;
+function retireKernel(gpu: GpuJsInstance, k: GpuJsKernel): void {
+  const kernel = k.kernel;
+  const gl = kernel.context as WebGLLike | undefined;
+  if (gl && typeof gl.deleteProgram === 'function') {
+    if (kernel.program) gl.deleteProgram(kernel.program);
+    if (kernel.fragShader) gl.deleteShader(kernel.fragShader);
+    if (kernel.vertShader) gl.deleteShader(kernel.vertShader);
+    if (kernel.buffer) gl.deleteBuffer(kernel.buffer);
+    if (kernel.framebuffer) gl.deleteFramebuffer(kernel.framebuffer);
+    kernel.program = null;
+    // The kernel's own reference to its last output (tensors hold clones: refcounted), and
+    // its argument slots (their upload textures and references to the last inputs).
+    (kernel.texture as { delete(): void } | null)?.delete();
+    kernel.texture = null;
+    for (const arg of (kernel.kernelArguments as { destroy(): void }[] | undefined) ?? []) arg.destroy();
+    kernel.kernelArguments = [];
+  } else {
+    kernel.destroy?.(false);
+  }
+  const at = gpu.kernels.indexOf(kernel);
+  if (at >= 0) gpu.kernels.splice(at, 1);
 }
 
 interface WebGLLike {
