@@ -10,7 +10,7 @@
  *
  * Protocol (messages on the worker port, processed strictly in order):
  *   {t:'init', req}                      -> reply {req, ok, mode, error}
- *   {t:'upload', id, data: Float32Array}
+ *   {t:'upload', id, data: Float32Array, key, spec}  (spec: the identity kernel, for webgpu)
  *   {t:'run', id, key, spec, args: ({id}|number)[]}
  *   {t:'release', id}
  *   {t:'read', id, req}                  -> reply {req, data | error}
@@ -19,6 +19,7 @@
  */
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
+import { LruCache, flattenResult, kernelSettings } from './kernel-runtime.mjs';
 
 const require = createRequire(import.meta.url);
 /** @type {{ ctrl: SharedArrayBuffer, replyPort: import('node:worker_threads').MessagePort, cacheSize: number, mode: 'webgpu' | 'webasm' }} */
@@ -29,8 +30,12 @@ const ctrl = new Int32Array(ctrlBuffer);
 
 /** @type {any} */
 let gpu = null;
-/** @type {Map<string, any>} kernels by spec key, oldest first (an LRU) */
-const kernels = new Map();
+/**
+ * Compiled kernels by spec key. An evicted kernel is destroyed: gpu.js keeps every kernel it
+ * built in gpu.kernels until then (executor.ts's retireKernel says why this is safe here).
+ * @type {LruCache<any>}
+ */
+const kernels = new LruCache(cacheSize, (k) => k.kernel.destroy(false));
 /** @type {Map<number, any>} device buffers (gpu.js WebGPUBufferResult) by storage id */
 const handles = new Map();
 /** The first error of a queued (fire-and-forget) message, reported at the next sync reply. */
@@ -74,54 +79,12 @@ async function init() {
 /** @param {any} spec @param {string} key */
 function kernelFor(spec, key) {
   let k = kernels.get(key);
-  if (k) {
-    kernels.delete(key);
+  if (!k) {
+    k = gpu.createKernel(spec.source, kernelSettings(spec, { pipeline: resident, asyncMode: true }));
+    compiles++;
     kernels.set(key, k);
-    return k;
-  }
-  k = gpu.createKernel(spec.source, {
-    output: spec.output2d ? [...spec.output2d] : [spec.output],
-    returnType: spec.components > 1 ? `Array(${spec.components})` : 'Number',
-    constants: spec.constants,
-    pipeline: resident,
-    immutable: true,
-    precision: 'single',
-    asyncMode: true,
-  });
-  compiles++;
-  kernels.set(key, k);
-  while (kernels.size > cacheSize) {
-    const [[oldestKey, oldest]] = kernels;
-    kernels.delete(oldestKey);
-    // gpu.js keeps every kernel it built in gpu.kernels until destroyed: without this the
-    // cache bounded nothing. Safe for what tensors hold: webasm results are host copies,
-    // webgpu output buffers are reference-counted (executor.ts's retireKernel).
-    oldest.kernel.destroy(false);
   }
   return k;
-}
-
-/**
- * A host result as one flat Float32Array (executor.ts's flattenResult, for the webasm
- * backend's nested views of one packed buffer).
- * @param {any} out @param {number} size
- */
-function flatten(out, size) {
-  if (out instanceof Float32Array) return out;
-  let first = out;
-  while (Array.isArray(first)) first = first[0];
-  if (first instanceof Float32Array && first.byteOffset === 0 && first.buffer.byteLength === size * 4) {
-    return new Float32Array(first.buffer, 0, size);
-  }
-  const flat = new Float32Array(size);
-  let at = 0;
-  const walk = (/** @type {any} */ v) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v instanceof Float32Array) { flat.set(v, at); at += v.length; }
-    else flat[at++] = Number(v);
-  };
-  walk(out);
-  return flat;
 }
 
 /** @param {any} msg */
@@ -141,10 +104,8 @@ async function handle(msg) {
         handles.set(msg.id, msg.data);
         return;
       }
-      // An identity kernel moves host values into a device buffer once.
-      const spec = { source: 'function(a) { return a[this.thread.x]; }', constants: {}, output: msg.data.length };
-      const k = kernelFor(spec, `identity|${msg.data.length}`);
-      handles.set(msg.id, await k(msg.data));
+      // The identity kernel moves host values into a device buffer once.
+      handles.set(msg.id, await kernelFor(msg.spec, msg.key)(msg.data));
       return;
     }
     case 'run': {
@@ -156,7 +117,7 @@ async function handle(msg) {
         return h;
       });
       const out = await k(...args);
-      handles.set(msg.id, resident ? out : flatten(out, msg.spec.output));
+      handles.set(msg.id, resident ? out : flattenResult(out, msg.spec.output));
       ranIn.add(k.kernel.constructor.name);
       return;
     }

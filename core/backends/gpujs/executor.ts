@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { ArgumentError } from '../../errors.ts';
 import * as K from './kernels.ts';
 import type { KernelSpec } from './kernels.ts';
+import { LruCache, flattenResult, kernelSettings } from './kernel-runtime.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -62,41 +63,6 @@ export interface GpuJsModule {
 
 export function loadGpuJs(): GpuJsModule {
   return require('gpu.js') as GpuJsModule;
-}
-
-/** A Map used as an LRU: re-inserting a key on each hit keeps the eldest first. */
-export class LruCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(
-    readonly capacity: number,
-    private readonly onEvict: (value: V) => void,
-  ) {}
-  get size(): number {
-    return this.map.size;
-  }
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, value: V): void {
-    this.map.set(key, value);
-    while (this.map.size > this.capacity) {
-      const [oldest, v] = this.map.entries().next().value as [string, V];
-      this.map.delete(oldest);
-      this.onEvict(v);
-    }
-  }
-  values(): IterableIterator<V> {
-    return this.map.values();
-  }
-  clear(): void {
-    for (const v of this.map.values()) this.onEvict(v);
-    this.map.clear();
-  }
 }
 
 export function specKey(s: KernelSpec): string {
@@ -168,16 +134,7 @@ export class SyncExecutor implements Executor {
     const key = specKey(spec);
     let k = this.cache.get(key);
     if (!k) {
-      k = this.gpu.createKernel(spec.source, {
-        output: spec.output2d ? [...spec.output2d] : [spec.output],
-        returnType: spec.components && spec.components > 1 ? `Array(${spec.components})` : 'Number',
-        constants: spec.constants,
-        pipeline: this.resident,
-        immutable: true,
-        tactic: 'precision',
-        precision: 'single',
-        dynamicArguments: false,
-      });
+      k = this.gpu.createKernel(spec.source, kernelSettings(spec, { pipeline: this.resident }));
       this.compiles++;
       this.cache.set(key, k);
     }
@@ -228,34 +185,6 @@ export class SyncExecutor implements Executor {
   destroy(): void {
     this.cache.clear();
   }
-}
-
-/**
- * A 2-D or multi-component result as one flat Float32Array. gpu.js's webasm backend erects
- * its nested arrays as views of one packed buffer, which is taken as is; anything else
- * (the cpu backend's separate rows) is copied leaf by leaf in row-major order.
- */
-export function flattenResult(out: unknown, size: number): Float32Array {
-  if (out instanceof Float32Array) return out;
-  let first: unknown = out;
-  while (Array.isArray(first)) first = first[0];
-  if (first instanceof Float32Array && first.byteOffset === 0 && first.buffer.byteLength === size * 4) {
-    return new Float32Array(first.buffer, 0, size);
-  }
-  const flat = new Float32Array(size);
-  let at = 0;
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v instanceof Float32Array) {
-      flat.set(v, at);
-      at += v.length;
-    } else {
-      flat[at++] = Number(v);
-    }
-  };
-  walk(out);
-  if (at !== size) throw new ArgumentError(`gpujs: a kernel result held ${at} values, expected ${size}`);
-  return flat;
 }
 
 /**

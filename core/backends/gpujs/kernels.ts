@@ -19,6 +19,7 @@
  *   do not trigger a recompile.
  */
 import type { BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, UnaryOp } from '../../backend.ts';
+import { sizeOf } from '../../shape.ts';
 
 export interface KernelSpec {
   /** Names the source variant: two specs with the same name have the same source. */
@@ -94,8 +95,6 @@ function atLeast1(shape: readonly number[], views: readonly ViewGeometry[]): [nu
   return [[1], views.map((v) => ({ strides: [0], offset: v.offset }))];
 }
 
-const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
-
 // ---- layout ----------------------------------------------------------------------------
 
 export function identity(size: number): KernelSpec {
@@ -104,7 +103,7 @@ export function identity(size: number): KernelSpec {
 
 export function stridedCopy(shape: readonly number[], view: ViewGeometry): KernelSpec {
   const [s, v] = atLeast1(shape, [view]);
-  return spec(`copy${s.length}`, ['a'], `${stridedIndexCode(s.length, 1)}\nreturn a[ix0];`, stridedConstants(s, v), product(s));
+  return spec(`copy${s.length}`, ['a'], `${stridedIndexCode(s.length, 1)}\nreturn a[ix0];`, stridedConstants(s, v), sizeOf(s));
 }
 
 /** Output [outer, na + nb, inner] from a [outer, na, inner] and b [outer, nb, inner]. */
@@ -144,7 +143,7 @@ export function pad(shape: readonly number[], pads: readonly (readonly [number, 
     if (k > 0) lines.push(`rem = q${k};`);
   }
   lines.push('if (inside == 0) { return value; }', 'return a[src];');
-  return spec(`pad${shape.length}`, ['a', 'value'], lines.join('\n'), c, product(outShape));
+  return spec(`pad${shape.length}`, ['a', 'value'], lines.join('\n'), c, sizeOf(outShape));
 }
 
 // ---- elementwise -----------------------------------------------------------------------
@@ -253,13 +252,13 @@ if (v != 0) {
 export function binary(op: BinaryOp, shape: readonly number[], a: ViewGeometry, b: ViewGeometry): KernelSpec {
   const [s, v] = atLeast1(shape, [a, b]);
   const body = `${stridedIndexCode(s.length, 2)}\nlet u = a[ix0];\nlet v = b[ix1];\n${BINARY_BODY[op]}\nreturn y;`;
-  return spec(`binary:${op}:${s.length}`, ['a', 'b'], body, stridedConstants(s, v), product(s));
+  return spec(`binary:${op}:${s.length}`, ['a', 'b'], body, stridedConstants(s, v), sizeOf(s));
 }
 
 export function where(shape: readonly number[], cond: ViewGeometry, a: ViewGeometry, b: ViewGeometry): KernelSpec {
   const [s, v] = atLeast1(shape, [cond, a, b]);
   const body = `${stridedIndexCode(s.length, 3)}\nif (c[ix0] != 0) { return a[ix1]; }\nreturn b[ix2];`;
-  return spec(`where:${s.length}`, ['c', 'a', 'b'], body, stridedConstants(s, v), product(s));
+  return spec(`where:${s.length}`, ['c', 'a', 'b'], body, stridedConstants(s, v), sizeOf(s));
 }
 
 /** Infinite bounds are left out of the source (they would be NaN-prone uniforms on GL). */

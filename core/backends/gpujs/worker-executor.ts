@@ -12,6 +12,7 @@
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { ArgumentError } from '../../errors.ts';
 import { type Executor, type ExecutorOptions, type GpuJsMode, type KernelArg, loadGpuJs, modeOfKernelClass, specKey } from './executor.ts';
+import * as K from './kernels.ts';
 import type { KernelSpec } from './kernels.ts';
 
 /** How long a readback may take before the worker is declared stuck. */
@@ -115,7 +116,9 @@ export class WorkerExecutor implements Executor {
   upload(values: Float32Array): WorkerHandle {
     const h = new WorkerHandle(this.nextId++);
     // gpu.js cannot size an empty kernel; an empty storage is never read or bound anyway.
-    if (values.length > 0) this.post({ t: 'upload', id: h.id, data: values });
+    if (values.length === 0) return h;
+    const identity = K.identity(values.length);
+    this.post({ t: 'upload', id: h.id, data: values, key: specKey(identity), spec: identity });
     return h;
   }
 
