@@ -125,11 +125,12 @@ function parseArgs(): { only: string | null; modes: ModeName[] } {
     const i = args.indexOf(flag);
     return i >= 0 ? args[i + 1] ?? null : null;
   };
-  const modes = get('--modes');
-  return {
-    only: get('--only'),
-    modes: modes ? (['reference', ...modes.split(',').filter((m) => m !== 'reference')] as ModeName[]) : ALL_MODES,
-  };
+  const only = get('--only');
+  const groups = [...new Set(WORKLOADS.map((w) => w.group))];
+  if (only !== null && !groups.includes(only as Workload['group'])) throw new Error(`--only: unknown workload group '${only}' (known: ${groups.join(', ')})`);
+  const modes = get('--modes')?.split(',').filter((m) => m !== 'reference') ?? null;
+  for (const m of modes ?? []) if (!ALL_MODES.includes(m as ModeName)) throw new Error(`--modes: unknown mode '${m}' (known: ${ALL_MODES.join(', ')})`);
+  return { only, modes: modes ? ['reference', ...(modes as ModeName[])] : ALL_MODES };
 }
 
 function main(): void {

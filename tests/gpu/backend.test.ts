@@ -91,6 +91,25 @@ describe.each(MODES)('GpuJsBackend on %s', (variant) => {
       expect(backend.stats.liveStorages).toBe(live);
     });
   });
+
+  it('tidy disposes what fn allocated when fn throws, and rethrows', () => {
+    withBackend(backend, () => {
+      const live = backend.stats.liveStorages;
+      const kept = backend.tidy(() => {
+        const k = randn([2], { seed: 7 });
+        expect(() => backend.tidy(() => {
+          randn([3], { seed: 8 }).exp();
+          throw new Error('step failed');
+        })).toThrow('step failed');
+        // Nothing of the failed inner tidy is left to this one.
+        expect(backend.stats.liveStorages).toBe(live + 1);
+        return k;
+      });
+      expect(backend.stats.liveStorages).toBe(live + 1);
+      kept.dispose();
+      expect(backend.stats.liveStorages).toBe(live);
+    });
+  });
 });
 
 describe('GpuJsBackend modes and fallbacks', () => {

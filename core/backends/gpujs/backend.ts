@@ -126,6 +126,7 @@ export class GpuJsBackend implements Backend {
   /**
    * Runs fn and then disposes every storage of this backend allocated during it, except
    * those reachable from its result (Tensors, Storages, arrays and plain objects of them).
+   * If fn throws, everything it allocated is disposed.
    */
   tidy<T>(fn: () => T): T {
     const scope = new Set<GpuJsStorage>();
@@ -133,6 +134,9 @@ export class GpuJsBackend implements Backend {
     let result: T;
     try {
       result = fn();
+    } catch (e) {
+      for (const s of scope) this.dispose(s);
+      throw e;
     } finally {
       this.scopes.pop();
     }
@@ -173,9 +177,9 @@ export class GpuJsBackend implements Backend {
   }
 
   /** Runs a kernel; an empty output never reaches gpu.js (it cannot size a 0-element kernel). */
-  private run(spec: KernelSpec, args: readonly (Storage | number)[], names: readonly string[] = []): GpuJsStorage {
+  private run(spec: KernelSpec, args: readonly (Storage | number)[]): GpuJsStorage {
     if (spec.output === 0) return this.wrap(0, this.exec.upload(new Float32Array(0)));
-    const kargs: KernelArg[] = args.map((a, i) => (typeof a === 'number' ? a : (this.handle(a, names[i] ?? `argument ${i} of ${spec.name}`) as KernelArg)));
+    const kargs: KernelArg[] = args.map((a, i) => (typeof a === 'number' ? a : (this.handle(a, `argument ${i} of ${spec.name}`) as KernelArg)));
     const argSizes = args.map((a) => (typeof a === 'number' ? 0 : a.size));
     return this.wrap(spec.output, this.exec.run({ ...spec, argSizes }, kargs));
   }

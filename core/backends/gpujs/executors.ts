@@ -1,6 +1,6 @@
 /**
  * Picks where kernels run: in this thread (cpu, webasm, headlessgl) or in a worker (webgpu,
- * and webasm with threads).
+ * and webasm with threads), whose kernels only answer with Promises.
  */
 import { type Executor, type ExecutorOptions, SyncExecutor } from './executor.ts';
 import { WorkerExecutor } from './worker-executor.ts';
@@ -8,14 +8,13 @@ import { WorkerExecutor } from './worker-executor.ts';
 export type { Executor } from './executor.ts';
 
 export function createExecutor(options: ExecutorOptions): Executor {
-  if (options.mode === 'webasm' && options.threads) return new WorkerExecutor(options);
-  if (options.mode !== 'webgpu') return new SyncExecutor(options);
+  if (options.mode !== 'webgpu' && !options.threads) return new SyncExecutor(options);
   try {
     return new WorkerExecutor(options);
   } catch (e) {
     if (options.strict) throw e;
     // Like gpu.js itself, fall back to cpu, but say so (backend.mode, backend.fallbackReason).
-    const cpu = new SyncExecutor({ ...options, mode: 'cpu' });
+    const cpu = new SyncExecutor({ ...options, mode: 'cpu', threads: false });
     cpu.fallbackReason = (e as Error).message;
     return cpu;
   }
