@@ -3,7 +3,7 @@
  * mode so they stay fixed.
  */
 import { describe, it } from 'vitest';
-import { concat, randn, where, zeros } from '../../core/index.ts';
+import { concat, randn, tensor, where, zeros } from '../../core/index.ts';
 import { MODES, backendFor, compareWithReference } from './harness.ts';
 
 describe.each(MODES)('gpu.js %s counter-examples', (mode) => {
@@ -35,6 +35,11 @@ describe.each(MODES)('gpu.js %s counter-examples', (mode) => {
       w.sum().add(e.mul(y).sum()).add(s.sum()).add(p.square().sum()).backward();
       return [w, e, s, p, x.grad, y.grad];
     }, { reduction: 3 }, 'copy [1,1,3]');
+  });
+
+  // Found in review: a negative base to a fractional power gave |base|^power, not NaN.
+  it('pow of negative bases: NaN for fractional exponents, the sign of odd integer ones', () => {
+    compareWithReference(backend, () => tensor([-2, -2, -2, -0.5, 0, 0, 2]).pow(tensor([0.5, 3, 2, -1.5, 0, -1, -1])), {}, 'pow');
   });
 
   it('concat with an empty input', () => {

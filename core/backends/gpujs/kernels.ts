@@ -229,12 +229,14 @@ const BINARY_BODY: Record<BinaryOp, string> = {
   mul: 'let y = u * v;',
   div: 'let y = u / v;',
   // GLSL's pow is undefined for a negative base and for 0^0: integer exponents of
-  // negative bases take their sign from the exponent's parity, like Math.pow.
+  // negative bases take their sign from the exponent's parity, and fractional ones give
+  // NaN (the square root of a negative number), like Math.pow.
   pow: `let y = 1;
 if (v != 0) {
   y = Math.pow(Math.abs(u), v);
   if (u < 0) {
     let half = v * 0.5;
+    if (Math.floor(v) != v) { y = Math.sqrt(u); }
     if (Math.floor(half) != half && Math.floor(v) == v) { y = -y; }
   }
   if (u == 0 && v > 0) { y = 0; }
