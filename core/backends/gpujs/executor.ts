@@ -37,6 +37,8 @@ interface GpuJsInstance {
   Kernel: { name: string };
   /** Every kernel gpu.js built and has not destroyed. */
   kernels: unknown[];
+  /** The GL context of GL modes, once a kernel has made it. */
+  context?: { getExtension?(name: string): { destroy(): void } | null };
 }
 
 /** gpu.js kernel class names and the mode each one is. */
@@ -184,6 +186,8 @@ export class SyncExecutor implements Executor {
 
   destroy(): void {
     this.cache.clear();
+    // headless-gl contexts live until destroyed explicitly (each GPU instance makes its own).
+    this.gpu.context?.getExtension?.('STACKGL_destroy_context')?.destroy();
   }
 }
 
