@@ -424,6 +424,26 @@ function coveringWindows(inner: string): string {
 }`;
 }
 
+/**
+ * The loops of a direct convolution and of its weight gradient: `loopY` and `loopX` (the
+ * kernel taps kh, kw or the output positions oh, ow, with their bounds) run, the input
+ * position (ih, iw) = (outY, outX) * stride - padding + (kh, kw) * dilation follows, and
+ * `inner` runs where it lies inside the input.
+ */
+function inputTaps(loopY: [string, string], loopX: [string, string], outY: string, outX: string, inner: string): string {
+  return `for (let ${loopY[0]} = 0; ${loopY[0]} < ${C(loopY[1])}; ${loopY[0]}++) {
+    let ih = ${outY} * ${C('SH')} - ${C('PH')} + kh * ${C('DH')};
+    if (ih >= 0 && ih < ${C('H')}) {
+      for (let ${loopX[0]} = 0; ${loopX[0]} < ${C(loopX[1])}; ${loopX[0]}++) {
+        let iw = ${outX} * ${C('SW')} - ${C('PW')} + kw * ${C('DW')};
+        if (iw >= 0 && iw < ${C('W')}) {
+          ${inner}
+        }
+      }
+    }
+  }`;
+}
+
 export function conv2d(g: Conv2dGeometry): KernelSpec {
   const body = `${unravel4('O', 'OH', 'OW')}
 let c0 = ${idiv('oc', C('OPG'))} * ${C('CPG')};
@@ -431,17 +451,7 @@ let acc = 0;
 for (let c = 0; c < ${C('CPG')}; c++) {
   let xb = (n * ${C('C')} + c0 + c) * ${C('H')};
   let wb = (oc * ${C('CPG')} + c) * ${C('KH')};
-  for (let kh = 0; kh < ${C('KH')}; kh++) {
-    let ih = oy * ${C('SH')} - ${C('PH')} + kh * ${C('DH')};
-    if (ih >= 0 && ih < ${C('H')}) {
-      for (let kw = 0; kw < ${C('KW')}; kw++) {
-        let iw = ox * ${C('SW')} - ${C('PW')} + kw * ${C('DW')};
-        if (iw >= 0 && iw < ${C('W')}) {
-          acc = acc + x[(xb + ih) * ${C('W')} + iw] * w[(wb + kh) * ${C('KW')} + kw];
-        }
-      }
-    }
-  }
+  ${inputTaps(['kh', 'KH'], ['kw', 'KW'], 'oy', 'ox', `acc = acc + x[(xb + ih) * ${C('W')} + iw] * w[(wb + kh) * ${C('KW')} + kw];`)}
 }
 return acc;`;
   return spec('conv2d', ['x', 'w'], body, convConstants(g), g.batch * g.outChannels * g.outHeight * g.outWidth);
@@ -532,17 +542,7 @@ let acc = 0;
 for (let n = 0; n < ${C('N')}; n++) {
   let xb = (n * ${C('C')} + c0 + c) * ${C('H')};
   let gb = (n * ${C('O')} + o) * ${C('OH')};
-  for (let oh = 0; oh < ${C('OH')}; oh++) {
-    let ih = oh * ${C('SH')} - ${C('PH')} + kh * ${C('DH')};
-    if (ih >= 0 && ih < ${C('H')}) {
-      for (let ow = 0; ow < ${C('OW')}; ow++) {
-        let iw = ow * ${C('SW')} - ${C('PW')} + kw * ${C('DW')};
-        if (iw >= 0 && iw < ${C('W')}) {
-          acc = acc + x[(xb + ih) * ${C('W')} + iw] * gy[(gb + oh) * ${C('OW')} + ow];
-        }
-      }
-    }
-  }
+  ${inputTaps(['oh', 'OH'], ['ow', 'OW'], 'oh', 'ow', `acc = acc + x[(xb + ih) * ${C('W')} + iw] * gy[(gb + oh) * ${C('OW')} + ow];`)}
 }
 return acc;`;
   const cpg = g.inChannels / g.groups;
