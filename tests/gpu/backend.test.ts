@@ -60,6 +60,8 @@ describe.each(MODES)('GpuJsBackend on %s', (variant) => {
     } finally {
       small.destroy();
     }
+    expect(small.stats.liveStorages).toBe(0);
+    expect(() => withBackend(small, () => tensor([1, 2]).exp())).toThrow(/destroyed/);
   });
 
   it('disposes storages now, and refuses to use them afterwards', () => {

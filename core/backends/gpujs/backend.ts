@@ -42,9 +42,9 @@ export interface GpuJsStats {
   readbacks: number;
   /** Storages allocated and not yet disposed. */
   liveStorages: number;
-  /** Kernels compiled (cache misses). */
+  /** Kernels compiled (cache misses). On webgpu and webasm+threads: as of the last readback. */
   compiles: number;
-  /** Kernels currently cached. */
+  /** Kernels currently cached. On webgpu and webasm+threads: as of the last readback. */
   cachedKernels: number;
 }
 
@@ -82,6 +82,7 @@ export class GpuJsBackend implements Backend {
   private readonly live = new Set<GpuJsStorage>();
   private readonly scopes: Set<GpuJsStorage>[] = [];
   private readbacks = 0;
+  private destroyed = false;
 
   constructor(options: GpuJsBackendOptions = {}) {
     const mode = options.mode ?? 'auto';
@@ -153,10 +154,14 @@ export class GpuJsBackend implements Backend {
     return result;
   }
 
-  /** Releases the executor (compiled kernels; the worker thread in webgpu mode). */
+  /**
+   * Disposes every storage and releases the executor (compiled kernels, the GL context, the
+   * worker thread); the backend cannot be used afterwards.
+   */
   destroy(): void {
     for (const s of [...this.live]) this.dispose(s);
     this.exec.destroy();
+    this.destroyed = true;
   }
 
   // ---- plumbing ------------------------------------------------------------------------
@@ -176,8 +181,13 @@ export class GpuJsBackend implements Backend {
     return s.handle;
   }
 
+  private checkAlive(): void {
+    if (this.destroyed) throw new ArgumentError(`${this.name}: the backend was destroyed and cannot be used any more`);
+  }
+
   /** Runs a kernel; an empty output never reaches gpu.js (it cannot size a 0-element kernel). */
   private run(spec: KernelSpec, args: readonly (Storage | number)[]): GpuJsStorage {
+    this.checkAlive();
     if (spec.output === 0) return this.wrap(0, this.exec.upload(new Float32Array(0)));
     const kargs: KernelArg[] = args.map((a, i) => (typeof a === 'number' ? a : (this.handle(a, `argument ${i} of ${spec.name}`) as KernelArg)));
     const argSizes = args.map((a) => (typeof a === 'number' ? 0 : a.size));
@@ -186,6 +196,7 @@ export class GpuJsBackend implements Backend {
 
   // ---- memory --------------------------------------------------------------------------
   upload(values: ArrayLike<number>): Storage {
+    this.checkAlive();
     return this.wrap(values.length, this.exec.upload(Float32Array.from(values)));
   }
 
