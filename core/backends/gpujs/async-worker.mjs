@@ -15,18 +15,26 @@
  *   {t:'release', id}
  *   {t:'read', id, req}                  -> reply {req, data | error}
  * Replies go on `replyPort`; then ctrl[0] is set to req and notified, so the caller can
- * block on Atomics.wait and take the reply with receiveMessageOnPort.
+ * block on Atomics.wait and take the reply with receiveMessageOnPort. When the thread ends,
+ * ctrl[0] is set to -1 (WORKER_EXITED in worker-executor.ts) and notified.
  */
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { LruCache, flattenResult, kernelSettings } from './kernel-runtime.mjs';
 
-const require = createRequire(import.meta.url);
 /** @type {{ ctrl: SharedArrayBuffer, replyPort: import('node:worker_threads').MessagePort, cacheSize: number, mode: 'webgpu' | 'webasm' }} */
 const { ctrl: ctrlBuffer, replyPort, cacheSize, mode } = workerData;
+const ctrl = new Int32Array(ctrlBuffer);
+// Whatever ends this thread (an uncaught error, a failed import below), the caller may be
+// blocked on ctrl waiting for a reply: WORKER_EXITED there tells it to stop waiting.
+process.on('exit', () => {
+  Atomics.store(ctrl, 0, -1);
+  Atomics.notify(ctrl, 0);
+});
+const { LruCache, flattenResult, kernelSettings } = await import('./kernel-runtime.mjs');
+
+const require = createRequire(import.meta.url);
 /** webgpu keeps results in device buffers; webasm results are host arrays. */
 const resident = mode === 'webgpu';
-const ctrl = new Int32Array(ctrlBuffer);
 
 /** @type {any} */
 let gpu = null;

@@ -17,6 +17,8 @@ import type { KernelSpec } from './kernels.ts';
 
 /** How long a readback may take before the worker is declared stuck. */
 const READ_TIMEOUT_MS = 120_000;
+/** What async-worker.mjs leaves in the signal word when its thread ends. */
+const WORKER_EXITED = -1;
 
 interface Reply {
   req: number;
@@ -70,6 +72,9 @@ export class WorkerExecutor implements Executor {
     });
     // A worker must not keep the process alive once the caller is done with it.
     this.worker.unref();
+    // The thread's death is reported synchronously, by the next request (WORKER_EXITED);
+    // its 'error' event comes later and must not crash the process as an unhandled one.
+    this.worker.on('error', () => {});
     let r: Reply;
     try {
       r = this.request({ t: 'init' });
@@ -101,6 +106,10 @@ export class WorkerExecutor implements Executor {
         const reply = got.message as Reply;
         if (reply.req === req) return reply;
         continue;
+      }
+      if (seen === WORKER_EXITED) {
+        this.destroy();
+        throw new ArgumentError(`gpujs:${this.mode}: the worker thread ended before answering '${String(msg.t)}'`);
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new ArgumentError(`gpujs:${this.mode}: the worker did not answer '${String(msg.t)}' within ${READ_TIMEOUT_MS} ms`);
