@@ -37,8 +37,9 @@ describe.each(MODES)('gpu.js %s counter-examples', (mode) => {
     }, { reduction: 3 }, 'copy [1,1,3]');
   });
 
-  // Found in review: a negative base to a fractional power gave |base|^power, not NaN.
-  it('pow of negative bases: NaN for fractional exponents, the sign of odd integer ones', () => {
+  // Found in review: a negative base to a fractional power gave |base|^power, not NaN; and
+  // on GL and WebGPU 0 to a negative power gave 0, not Infinity.
+  it('pow of negative and zero bases: NaN, signs of odd exponents, 0^0 and 0^-1', () => {
     compareWithReference(backend, () => tensor([-2, -2, -2, -0.5, 0, 0, 2]).pow(tensor([0.5, 3, 2, -1.5, 0, -1, -1])), {}, 'pow');
   });
 

@@ -73,6 +73,8 @@ export function expectClose(got: Float32Array, want: Float32Array, tol: Toleranc
     const g = got[i]!;
     if (Number.isNaN(w) && Number.isNaN(g)) continue;
     if (w === g) continue;
+    // NaN and the infinities match only themselves (an infinite bound would accept anything).
+    if (!Number.isFinite(w) || !Number.isFinite(g)) throw new Error(`${what}: element ${i} is ${g}, reference ${w}`);
     const bound = slack + rtol * Math.abs(w);
     if (!(Math.abs(g - w) <= bound)) {
       throw new Error(`${what}: element ${i} is ${g}, reference ${w} (|diff| ${Math.abs(g - w)} > ${bound}, reduction length ${L})`);

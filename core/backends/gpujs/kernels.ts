@@ -228,9 +228,10 @@ const BINARY_BODY: Record<BinaryOp, string> = {
   sub: 'let y = u - v;',
   mul: 'let y = u * v;',
   div: 'let y = u / v;',
-  // GLSL's pow is undefined for a negative base and for 0^0: integer exponents of
-  // negative bases take their sign from the exponent's parity, and fractional ones give
-  // NaN (the square root of a negative number), like Math.pow.
+  // GLSL's pow is undefined for a negative base and for a zero one: integer exponents of
+  // negative bases take their sign from the exponent's parity, fractional ones give NaN
+  // (the square root of a negative number), 0^0 is 1 and 0 to a negative power +Infinity
+  // (1 / 0), like Math.pow.
   pow: `let y = 1;
 if (v != 0) {
   y = Math.pow(Math.abs(u), v);
@@ -240,6 +241,7 @@ if (v != 0) {
     if (Math.floor(half) != half && Math.floor(v) == v) { y = -y; }
   }
   if (u == 0 && v > 0) { y = 0; }
+  if (u == 0 && v < 0) { y = 1 / Math.abs(u); }
 }`,
   maximum: 'let y = v;\nif (u > v) { y = u; }',
   minimum: 'let y = v;\nif (u < v) { y = u; }',
