@@ -53,9 +53,9 @@ let compiles = 0;
 /** @type {Set<string>} kernel classes that ran */
 const ranIn = new Set();
 
-/** @param {{req: number} & Record<string, unknown>} msg */
-function reply(msg) {
-  replyPort.postMessage(msg);
+/** @param {{req: number} & Record<string, unknown>} msg @param {ArrayBuffer[]} [transfer] */
+function reply(msg, transfer = []) {
+  replyPort.postMessage(msg, transfer);
   Atomics.store(ctrl, 0, msg.req);
   Atomics.notify(ctrl, 0);
 }
@@ -148,8 +148,9 @@ async function handle(msg) {
         return;
       }
       try {
-        const data = h instanceof Float32Array ? h : await h.toArray();
-        reply({ req: msg.req, data: Float32Array.from(data), compiles, ranIn: [...ranIn], kernels: kernels.size });
+        // One copy the reply owns (the handle keeps its values), moved rather than cloned again.
+        const data = Float32Array.from(h instanceof Float32Array ? h : await h.toArray());
+        reply({ req: msg.req, data, compiles, ranIn: [...ranIn], kernels: kernels.size }, [data.buffer]);
       } catch (e) {
         reply({ req: msg.req, error: `read: ${String(/** @type {Error} */ (e).message ?? e)}` });
       }
