@@ -225,23 +225,30 @@ export class GpuJsBackend implements Backend {
 
   concat(inputs: readonly Storage[], outer: number, sizes: readonly number[], inner: number): Storage {
     // gpu.js cannot bind an empty array: empty inputs contribute nothing anyway.
-    const parts = inputs.map((s, i) => [s, sizes[i]!] as const).filter(([s]) => s.size > 0);
-    if (parts.length === 0) return this.upload(new Float32Array(0));
-    inputs = parts.map(([s]) => s);
-    sizes = parts.map(([, n]) => n);
-    // Folds left, two inputs per kernel: gpu.js binds every argument to a texture unit, and
-    // a fixed arity keeps the number of compiled variants down.
-    let acc = inputs[0]!;
-    let accSize = sizes[0]!;
-    let owned = false;
-    for (let i = 1; i < inputs.length; i++) {
-      const next = this.run(K.concat2(outer, accSize, sizes[i]!, inner), [acc, inputs[i]!]);
-      if (owned) this.dispose(acc);
-      acc = next;
-      owned = true;
-      accSize += sizes[i]!;
+    let level = inputs.map((storage, i) => ({ storage, size: sizes[i]!, owned: false })).filter((p) => p.storage.size > 0);
+    if (level.length === 0) return this.upload(new Float32Array(0));
+    // Joins neighbours two at a time, level by level (a tree: every value is copied about
+    // log2(k) times for k inputs, where a left fold copies the growing prefix k times):
+    // gpu.js binds every argument to a texture unit or storage buffer, and a fixed arity
+    // keeps the number of compiled variants down.
+    while (level.length > 1) {
+      const next: typeof level = [];
+      for (let i = 0; i < level.length; i += 2) {
+        const a = level[i]!;
+        const b = level[i + 1];
+        if (!b) {
+          next.push(a);
+          continue;
+        }
+        const storage = this.run(K.concat2(outer, a.size, b.size, inner), [a.storage, b.storage]);
+        if (a.owned) this.dispose(a.storage);
+        if (b.owned) this.dispose(b.storage);
+        next.push({ storage, size: a.size + b.size, owned: true });
+      }
+      level = next;
     }
-    return owned ? acc : this.copy({ storage: acc, shape: [acc.size], strides: [1], offset: 0 });
+    const only = level[0]!;
+    return only.owned ? only.storage : this.copy({ storage: only.storage, shape: [only.storage.size], strides: [1], offset: 0 });
   }
 
   pad(x: Storage, shape: readonly number[], pads: readonly (readonly [number, number])[], value: number): Storage {
