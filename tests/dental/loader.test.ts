@@ -260,6 +260,27 @@ describe('bad input', () => {
     }
   });
 
+  it('a listed map, or a whole map folder, that links outside the dataset folder', async () => {
+    // folders layout: one lighting map is a link to a file outside
+    const dir = await fixture('maplink', ['target', 'lighting', 'segmentation']);
+    const victim = (await readdir(join(dir, 'lighting')))[0]!;
+    const outside = join(base, 'outside-lighting.png');
+    await cp(join(dir, 'lighting', victim), outside);
+    await unlink(join(dir, 'lighting', victim));
+    await symlink(outside, join(dir, 'lighting', victim));
+    await expect(DentalDataset.open(dir, { blender: new AlphaBlender() })).rejects.toThrow(
+      `lighting image lighting/${victim} of sample target/${victim} links outside the dataset folder`,
+    );
+    const ds = await DentalDataset.open(dir, { blender: new AlphaBlender(), skipInvalid: true, warn: () => {} });
+    expect(ds.length).toBe(COUNT - 1);
+    expect(ds.skipped.map((k) => k.file)).toEqual([`target/${victim}`]);
+
+    // generator layout: segmentation/ itself is a link to a folder outside
+    const linked = await fixture('dirlink', ['prompt.json', 'source', 'target', 'lighting']);
+    await symlink(join(gen, 'segmentation'), join(linked, 'segmentation'));
+    await expect(DentalDataset.open(linked)).rejects.toThrow(/segmentation image segmentation\/\S+\.png of sample target\/\S+ links outside the dataset folder/);
+  });
+
   it('mismatched sizes within a sample', async () => {
     const dir = await fixture('sizes', ['target', 'lighting', 'segmentation']);
     const victim = (await readdir(join(dir, 'lighting')))[0]!;
