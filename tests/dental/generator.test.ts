@@ -220,6 +220,28 @@ describe('dataset writer', () => {
     expect(Buffer.compare(await encodePng(r1.target), await encodePng(r2.target))).toBe(0);
   });
 
+  it('leaves nothing that looks like a dataset when a run fails, and --overwrite replaces in place', async () => {
+    const parent = await tempDir();
+    const out = join(parent, 'data');
+    const stopAt = (n: number) => (done: number) => {
+      if (done === n) throw new Error('stopped');
+    };
+    const opts = { count: 4, seed: 3, width: 16, height: 16, blender: 'alpha', workers: 1 };
+    await expect(generateDataset({ ...opts, outDir: out, onProgress: stopAt(2) })).rejects.toThrow('stopped');
+    expect(await readdir(parent)).toEqual([]); // no out folder, no staging folder left behind
+
+    await generateDataset({ ...opts, outDir: out });
+    const before = await readFile(join(out, 'prompt.json'), 'utf8');
+    await expect(generateDataset({ ...opts, count: 2, outDir: out, overwrite: true, onProgress: stopAt(1) })).rejects.toThrow('stopped');
+    expect(await readdir(parent)).toEqual(['data']);
+    expect(await readFile(join(out, 'prompt.json'), 'utf8')).toBe(before); // the earlier set is untouched
+
+    await generateDataset({ ...opts, count: 2, seed: 4, outDir: out, overwrite: true });
+    expect((await readFile(join(out, 'prompt.json'), 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect(JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8'))).toMatchObject({ seed: 4, count: 2 });
+    expect(await readdir(parent)).toEqual(['data']);
+  });
+
   it('refuses a non-empty output folder, an unknown blender and bad counts', async () => {
     const a = await tempDir();
     await generateDataset({ count: 1, seed: 1, width: 16, height: 16, blender: 'alpha', workers: 1, outDir: a });
