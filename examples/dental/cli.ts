@@ -14,8 +14,7 @@ import cliProgress from 'cli-progress';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../plugins/blenders/index.ts';
 import { DentalDataset } from './dataset.ts';
 import { generateDataset } from './generate.ts';
-import { encodePng } from './image-io.ts';
-import { blendPreviewGrid, sampleGrid } from './preview.ts';
+import { blendPreviewPng, sampleGridPng } from './preview.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -49,9 +48,9 @@ function pickBlenders(list: string | undefined) {
   return names.map((n) => blenderByName(blenders, n));
 }
 
-async function writeImage(path: string, image: Parameters<typeof encodePng>[0]): Promise<void> {
+async function writePngFile(path: string, png: Buffer): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, await encodePng(image));
+  await writeFile(path, png);
 }
 
 const program = new Command()
@@ -115,8 +114,7 @@ program
   .action(async (o: { out: string; from?: string; seed: number; samples: number; first: number; size: number; blenders?: string }) => {
     const chosen = pickBlenders(o.blenders);
     const indices = Array.from({ length: o.samples }, (_, i) => o.first + i);
-    const grid = await blendPreviewGrid({ seed: o.seed, indices, width: o.size, height: o.size, ...(o.from ? { from: o.from } : {}) }, chosen);
-    await writeImage(o.out, grid);
+    await writePngFile(o.out, await blendPreviewPng({ seed: o.seed, indices, width: o.size, height: o.size, ...(o.from ? { from: o.from } : {}) }, chosen));
     console.log(`wrote ${o.out}: ${indices.length} rows of lighting | segmentation | ${chosen.map((b) => b.name).join(' | ')}`);
   });
 
@@ -130,7 +128,7 @@ program
   .option('--blenders <list>', 'comma-separated blenders to add as columns', 'alpha,multiply,mask-composite')
   .action(async (o: { out: string; seed: number; indices: string; size: number; blenders: string }) => {
     const indices = o.indices.split(',').map((s) => integer(0)(s));
-    await writeImage(o.out, sampleGrid(o.seed, indices, o.size, o.size, pickBlenders(o.blenders)));
+    await writePngFile(o.out, await sampleGridPng(o.seed, indices, o.size, o.size, pickBlenders(o.blenders)));
     console.log(`wrote ${o.out}: ${indices.length} samples`);
   });
 

@@ -12,6 +12,9 @@ export function toBytes(image: Image): Uint8Array {
   return out;
 }
 
+const PNG_OPTIONS = { compressionLevel: 6, adaptiveFiltering: false } as const;
+const GRID_BACKGROUND = 0.12;
+
 export function fromBytes(bytes: Uint8Array, width: number, height: number, channels: number): Image {
   const data = new Float32Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) data[i] = bytes[i]! / 255;
@@ -23,13 +26,8 @@ export async function encodePng(image: Image): Promise<Buffer> {
     throw new RangeError(`encodePng: a PNG holds 1 to 4 channels, this image has ${image.channels}`);
   }
   return sharp(Buffer.from(toBytes(image)), { raw: { width: image.width, height: image.height, channels: image.channels as 1 | 2 | 3 | 4 } })
-    .png({ compressionLevel: 6, adaptiveFiltering: false })
+    .png(PNG_OPTIONS)
     .toBuffer();
-}
-
-export async function writePng(path: string, image: Image): Promise<void> {
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(path, await encodePng(image));
 }
 
 /** Tiles images (all the same size) into a grid with a `gap`-pixel dark border, RGB. */
@@ -37,7 +35,7 @@ export function gridImage(rows: Image[][], gap = 2): Image {
   const w = rows[0]![0]!.width, h = rows[0]![0]!.height;
   const cols = Math.max(...rows.map((r) => r.length));
   const W = cols * w + (cols + 1) * gap, H = rows.length * h + (rows.length + 1) * gap;
-  const data = new Float32Array(W * H * 3).fill(0.12);
+  const data = new Float32Array(W * H * 3).fill(GRID_BACKGROUND);
   rows.forEach((row, r) => row.forEach((img, c) => {
     if (img.width !== w || img.height !== h) throw new RangeError(`gridImage: tile ${r},${c} is ${img.width}x${img.height}, expected ${w}x${h}`);
     for (let y = 0; y < h; y++) {
@@ -48,4 +46,39 @@ export function gridImage(rows: Image[][], gap = 2): Image {
     }
   }));
   return { width: W, height: H, channels: 3, data };
+}
+
+/** Font size and header height (pixels) of the label row above a grid of `tileWidth`-wide tiles. */
+export function gridHeader(tileWidth: number): { fontSize: number; height: number } {
+  const fontSize = Math.max(8, Math.min(14, Math.round(tileWidth / 9)));
+  return { fontSize, height: fontSize + 8 };
+}
+
+const xmlEscape = (t: string) => t.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * `gridImage(rows)` as a PNG with a header row naming each column: the labels are an SVG drawn
+ * by sharp (librsvg) and composited above the tiles; a label too wide for its tile is squeezed.
+ */
+export async function labelledGridPng(rows: Image[][], labels: readonly string[], gap = 2): Promise<Buffer> {
+  const grid = gridImage(rows, gap);
+  const tile = rows[0]![0]!.width;
+  if (labels.length !== Math.max(...rows.map((r) => r.length))) {
+    throw new RangeError(`labelledGridPng: ${labels.length} labels for ${Math.max(...rows.map((r) => r.length))} columns`);
+  }
+  const { fontSize, height } = gridHeader(tile);
+  const texts = labels.map((label, c) => {
+    const x = gap + c * (tile + gap) + tile / 2;
+    const squeeze = label.length * fontSize * 0.6 > tile - 4 ? ` textLength="${tile - 4}" lengthAdjust="spacingAndGlyphs"` : '';
+    return `<text x="${x}" y="${height - 6}" text-anchor="middle"${squeeze}>${xmlEscape(label)}</text>`;
+  });
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${grid.width}" height="${height}">` +
+    `<g font-family="DejaVu Sans, Arial, sans-serif" font-size="${fontSize}" fill="#e6e6e6">${texts.join('')}</g></svg>`;
+  const bg = Math.round(GRID_BACKGROUND * 255);
+  return sharp(Buffer.from(toBytes(grid)), { raw: { width: grid.width, height: grid.height, channels: 3 } })
+    .extend({ top: height, background: { r: bg, g: bg, b: bg } })
+    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+    .removeAlpha()
+    .png(PNG_OPTIONS)
+    .toBuffer();
 }
