@@ -6,7 +6,7 @@
  * Options: low (default 100), high (200), sigma (blur, default 0.8; 0 for none), channels (1 or 3, default 3).
  */
 import type { ConditionExtractor, Image } from '../../core/plugins/tokens.ts';
-import { checkImage, luminanceAt, makeImage, numberOption } from '../blenders/pixels.ts';
+import { checkImage, checkOptionNames, luminanceAt, makeImage, numberOption } from '../blenders/pixels.ts';
 
 export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: number): Float32Array {
   if (sigma <= 0) return src;
@@ -84,6 +84,7 @@ export class CannyExtractor implements ConditionExtractor {
   extract(image: Image, options?: Readonly<Record<string, unknown>>): Image {
     const op = 'canny';
     checkImage(op, 'image', image);
+    checkOptionNames(op, options, ['low', 'high', 'sigma', 'channels']);
     const low = numberOption(op, options, 'low', 100, 0);
     const high = numberOption(op, options, 'high', 200, 0);
     if (high < low) throw new RangeError(`canny: option "high" (${high}) must be >= "low" (${low})`);

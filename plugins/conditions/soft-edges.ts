@@ -5,7 +5,7 @@
  * Options: sigma (blur, default 1), gamma (default 0.6), channels (1 or 3, default 3).
  */
 import type { ConditionExtractor, Image } from '../../core/plugins/tokens.ts';
-import { checkImage, luminanceAt, makeImage, numberOption } from '../blenders/pixels.ts';
+import { checkImage, checkOptionNames, luminanceAt, makeImage, numberOption } from '../blenders/pixels.ts';
 import { gaussianBlur } from './canny.ts';
 
 export class SoftEdgesExtractor implements ConditionExtractor {
@@ -14,6 +14,7 @@ export class SoftEdgesExtractor implements ConditionExtractor {
   extract(image: Image, options?: Readonly<Record<string, unknown>>): Image {
     const op = 'soft-edges';
     checkImage(op, 'image', image);
+    checkOptionNames(op, options, ['sigma', 'gamma', 'channels']);
     const sigma = numberOption(op, options, 'sigma', 1, 0, 10);
     const gamma = numberOption(op, options, 'gamma', 0.6, 0.05, 5);
     const channels = numberOption(op, options, 'channels', 3);

@@ -65,6 +65,10 @@ describe('dental CLI', () => {
     const bad = await cli('generate', '--count', 'many');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--count <n>' argument 'many' is invalid/);
+    const typo = await cli('generate', '--out', join(dir, 'typo'), '--count', '1', '--size', '16', '--workers', '1', '--no-progress', '--blender', 'alpha', '--blend-option', 'wieght=0.3');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('dental: alpha blender: unknown option "wieght"; it takes "weight"');
+    expect(await readdir(dir)).not.toContain('typo'); // nothing written
     const train = await cli('train');
     expect(train.code).toBe(2);
     expect(train.stderr).toMatch(/dental train: not available yet/);
