@@ -15,12 +15,6 @@ export function toBytes(image: Image): Uint8Array {
 const PNG_OPTIONS = { compressionLevel: 6, adaptiveFiltering: false } as const;
 const GRID_BACKGROUND = 0.12;
 
-export function fromBytes(bytes: Uint8Array, width: number, height: number, channels: number): Image {
-  const data = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) data[i] = bytes[i]! / 255;
-  return { width, height, channels, data };
-}
-
 export async function encodePng(image: Image): Promise<Buffer> {
   if (![1, 2, 3, 4].includes(image.channels)) {
     throw new RangeError(`encodePng: a PNG holds 1 to 4 channels, this image has ${image.channels}`);
