@@ -87,11 +87,12 @@ program
           etaBuffer: 50, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: true,
         }, cliProgress.Presets.shades_classic)
       : null;
-    bar?.start(o.count, 0);
     try {
       const r = await generateDataset({
         outDir: o.out, count: o.count, seed: o.seed, width, height, blender: o.blender, blenderOptions: o.blendOption,
-        workers: o.workers, overwrite: o.overwrite, onProgress: (done) => bar?.update(done),
+        workers: o.workers, overwrite: o.overwrite,
+        // started at the first sample, so an early error (a non-empty folder, a bad option) prints no empty bar
+        onProgress: (done) => (done === 1 ? bar?.start(o.count, 1) : bar?.update(done)),
       });
       bar?.stop();
       console.log(`wrote ${r.records.length} samples (${width}x${height}, seed ${o.seed}, blender ${o.blender}) to ${o.out} in ${r.seconds.toFixed(1)} s`);

@@ -164,7 +164,8 @@ export class DentalDataset implements Dataset<DentalSample> {
     if (!['none', 'always', 'random'].includes(o.flip)) throw new DentalDataError(`DentalDataset: option flip must be none, always or random, got ${o.flip}`);
 
     const absRoot = resolve(root);
-    if (!(await exists(absRoot)) || !(await stat(absRoot)).isDirectory()) throw new DentalDataError(`DentalDataset: dataset folder ${absRoot} does not exist`);
+    if (!(await exists(absRoot))) throw new DentalDataError(`DentalDataset: dataset folder ${absRoot} does not exist`);
+    if (!(await stat(absRoot)).isDirectory()) throw new DentalDataError(`DentalDataset: ${absRoot} is a file, not a dataset folder`);
     const realRoot = await realpath(absRoot);
     const skipped: Array<{ file: string; reason: string }> = [];
     const fail = (file: string, reason: string): void => {
@@ -303,8 +304,8 @@ export class DentalDataset implements Dataset<DentalSample> {
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     const nVal = Math.round(entries.length * o.valFraction);
-    const chosen = o.split === 'all' ? order.slice().sort((a, b) => a - b) : o.split === 'val' ? order.slice(0, nVal) : order.slice(nVal);
-    return new DentalDataset(absRoot, layout, chosen.map((i) => entries[i]!), skipped, o);
+    const chosen = o.split === 'all' ? entries : (o.split === 'val' ? order.slice(0, nVal) : order.slice(nVal)).map((i) => entries[i]!);
+    return new DentalDataset(absRoot, layout, chosen, skipped, o);
   }
 
   /** Whether sample `index` is served mirrored. */

@@ -312,6 +312,7 @@ describe('bad input', () => {
     await mkdir(empty);
     await expect(DentalDataset.open(empty)).rejects.toThrow(/has neither a prompt.json/);
     await expect(DentalDataset.open(join(base, 'nope'))).rejects.toThrow(/does not exist/);
+    await expect(DentalDataset.open(join(gen, 'prompt.json'))).rejects.toThrow(/prompt.json is a file, not a dataset folder/);
     await expect(DentalDataset.open(gen, { width: 3 })).rejects.toThrow(/option width must be an integer >= 8/);
     await expect(DentalDataset.open(gen, { valFraction: 1 })).rejects.toThrow(DentalDataError);
     const ds = await DentalDataset.open(gen);
