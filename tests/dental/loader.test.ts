@@ -171,9 +171,18 @@ describe('split and flip', () => {
       } else expect(b.prompt).toBe(a.prompt);
     }
     expect(sawSide).toBe(true);
-    const random = await DentalDataset.open(gen, { flip: 'random', flipSeed: 3 });
-    const flags = Array.from({ length: COUNT }, (_, i) => random.flipped(i));
-    expect(flags).toEqual(Array.from({ length: COUNT }, (_, i) => random.flipped(i)));
+    // 'random': about half the samples, the same ones for the same flipSeed in every instance, others for another seed
+    const flagsOf = async (flipSeed: number) => {
+      const ds = await DentalDataset.open(gen, { flip: 'random', flipSeed });
+      return { ds, flags: Array.from({ length: 400 }, (_, i) => ds.flipped(i)) };
+    };
+    const [r3, again, r4] = [await flagsOf(3), await flagsOf(3), await flagsOf(4)];
+    expect(again.flags).toEqual(r3.flags);
+    expect(r4.flags).not.toEqual(r3.flags);
+    const share = r3.flags.filter(Boolean).length / r3.flags.length;
+    expect(share).toBeGreaterThan(0.4);
+    expect(share).toBeLessThan(0.6);
+    for (let i = 0; i < COUNT; i++) expect((await r3.ds.get(i)).flipped).toBe(r3.flags[i]);
   });
 });
 
