@@ -26,6 +26,11 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A comma-separated list of sample indices. */
+function indexList(value: string): number[] {
+  return value.split(',').map((s) => integer(0)(s));
+}
+
 /** `key=value` pairs into an options object; values are read as JSON when they parse (numbers, arrays), else strings. */
 function keyValue(value: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
   const eq = value.indexOf('=');
@@ -124,13 +129,12 @@ program
   .description('Write a PNG grid of generated samples, one a row: target | lighting | segmentation | depth | normal | edges | blends.')
   .option('-o, --out <file>', 'output PNG', 'runs/dental-preview.png')
   .option('-s, --seed <n>', 'random seed', integer(0), 0)
-  .option('--indices <list>', 'comma-separated sample indices (jaw/view cycle every 10)', '0,1,2,3,4,5,6,7,8,9')
+  .option('--indices <list>', 'comma-separated sample indices (jaw/view cycle every 10)', indexList, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   .option('--size <px>', 'tile width and height in pixels', integer(16, 1024), 128)
   .option('--blenders <list>', 'comma-separated blenders to add as columns', 'alpha,multiply,mask-composite')
-  .action(async (o: { out: string; seed: number; indices: string; size: number; blenders: string }) => {
-    const indices = o.indices.split(',').map((s) => integer(0)(s));
-    await writePngFile(o.out, await sampleGridPng(o.seed, indices, o.size, o.size, pickBlenders(o.blenders)));
-    console.log(`wrote ${o.out}: ${indices.length} samples`);
+  .action(async (o: { out: string; seed: number; indices: number[]; size: number; blenders: string }) => {
+    await writePngFile(o.out, await sampleGridPng(o.seed, o.indices, o.size, o.size, pickBlenders(o.blenders)));
+    console.log(`wrote ${o.out}: ${o.indices.length} samples`);
   });
 
 program

@@ -69,6 +69,9 @@ describe('dental CLI', () => {
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain('dental: alpha blender: unknown option "wieght"; it takes "weight"');
     expect(await readdir(dir)).not.toContain('typo'); // nothing written
+    const badIndex = await cli('preview', '--indices', '1,x', '--out', join(dir, 'never.png'));
+    expect(badIndex.code).not.toBe(0);
+    expect(badIndex.stderr).toMatch(/--indices <list>' argument '1,x' is invalid\. expected an integer in \[0, \d+\], got "x"/);
     const train = await cli('train');
     expect(train.code).toBe(2);
     expect(train.stderr).toMatch(/dental train: not available yet/);
