@@ -14,7 +14,7 @@
  * last file is written (one rename when <out> is new or empty), so a run that fails or is stopped
  * never leaves a folder that the loader would read as a smaller, complete dataset.
  */
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
@@ -100,12 +100,13 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
   if (existing.length > 0 && !o.overwrite) {
     throw new Error(`generate: output folder ${o.outDir} is not empty (${existing.length} entries); pick an empty one or pass --overwrite`);
   }
-  const parent = dirname(resolve(o.outDir));
-  await mkdir(parent, { recursive: true });
-  const staging = await mkdtemp(join(parent, `.${basename(resolve(o.outDir))}.partial-`));
+  // the staging folder goes beside the real folder (through a link), so the final renames stay on one file system
+  const outDir = await realpath(o.outDir).catch(() => resolve(o.outDir));
+  await mkdir(dirname(outDir), { recursive: true });
+  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
   try {
     const records = await writeAll(staging, o);
-    await publish(staging, o.outDir, existing.length > 0);
+    await publish(staging, outDir, existing.length > 0);
     return { records, seconds: (performance.now() - started) / 1000 };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });

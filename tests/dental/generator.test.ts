@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -240,6 +240,14 @@ describe('dataset writer', () => {
     expect((await readFile(join(out, 'prompt.json'), 'utf8')).trim().split('\n')).toHaveLength(2);
     expect(JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8'))).toMatchObject({ seed: 4, count: 2 });
     expect(await readdir(parent)).toEqual(['data']);
+
+    // an output folder given through a link: the link stays, the files land in the folder it names
+    await mkdir(join(parent, 'real'));
+    await symlink(join(parent, 'real'), join(parent, 'link'));
+    await generateDataset({ ...opts, count: 1, outDir: join(parent, 'link') });
+    expect((await lstat(join(parent, 'link'))).isSymbolicLink()).toBe(true);
+    expect(await readdir(join(parent, 'real'))).toContain('prompt.json');
+    expect((await readdir(parent)).sort()).toEqual(['data', 'link', 'real']);
   });
 
   it('refuses a non-empty output folder, an unknown blender and bad counts', async () => {
