@@ -92,10 +92,13 @@ program
           etaBuffer: 50, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: true,
         }, cliProgress.Presets.shades_classic)
       : null;
+    // Ctrl-C stops between samples and removes the partial output (a second Ctrl-C kills at once)
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort(new Error('generate: interrupted; nothing was written to ' + o.out)));
     try {
       const r = await generateDataset({
         outDir: o.out, count: o.count, seed: o.seed, width, height, blender: o.blender, blenderOptions: o.blendOption,
-        workers: o.workers, overwrite: o.overwrite,
+        workers: o.workers, overwrite: o.overwrite, signal: stop.signal,
         // started at the first sample, so an early error (a non-empty folder, a bad option) prints no empty bar
         onProgress: (done) => (done === 1 ? bar?.start(o.count, 1) : bar?.update(done)),
       });

@@ -34,6 +34,8 @@ export interface GenerateOptions {
   /** Write into a folder that already has files. */
   overwrite?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Stops the run (between samples; worker threads are terminated); nothing is left in the output folder. */
+  signal?: AbortSignal;
 }
 
 export interface PromptRecord {
@@ -124,6 +126,7 @@ async function writeAll(dir: string, o: GenerateOptions): Promise<PromptRecord[]
   const sampleOptions = { seed: o.seed, width: o.width, height: o.height, blender: o.blender, blenderOptions: o.blenderOptions };
   if (workers <= 1) {
     for (let i = 0; i < o.count; i++) {
+      o.signal?.throwIfAborted();
       records[i] = await writeSample(dir, i, sampleOptions);
       tick();
     }
@@ -136,17 +139,22 @@ async function writeAll(dir: string, o: GenerateOptions): Promise<PromptRecord[]
       eval: true,
       workerData: { outDir: dir, first: w, step: workers, count: o.count, options: sampleOptions },
     }));
+    const aborted = new Promise<never>((_, reject) => {
+      if (o.signal?.aborted) reject(o.signal.reason);
+      o.signal?.addEventListener('abort', () => reject(o.signal!.reason), { once: true });
+    });
+    aborted.catch(() => {}); // it only matters inside the race below
     try {
-      await Promise.all(threads.map((worker, w) => new Promise<void>((resolve, reject) => {
+      await Promise.race([aborted, Promise.all(threads.map((worker, w) => new Promise<void>((resolve, reject) => {
         worker.on('message', (m: { index: number; record: PromptRecord }) => {
           records[m.index] = m.record;
           tick();
         });
         worker.on('error', reject);
         worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generate: worker ${w} exited with code ${code}`))));
-      })));
+      })))]);
     } catch (e) {
-      // one thread failed: stop the others before the caller removes the folder they write into
+      // a thread failed or the run was stopped: end the threads before the caller removes the folder they write into
       await Promise.all(threads.map((t) => t.terminate()));
       throw e;
     }

@@ -241,6 +241,14 @@ describe('dataset writer', () => {
     expect(JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8'))).toMatchObject({ seed: 4, count: 2 });
     expect(await readdir(parent)).toEqual(['data']);
 
+    // stopped by a signal, on one thread and in worker threads: nothing left either
+    for (const workers of [1, 2]) {
+      const stop = new AbortController();
+      const run = generateDataset({ ...opts, workers, outDir: join(parent, 'stopped'), signal: stop.signal, onProgress: () => stop.abort(new Error('interrupted')) });
+      await expect(run).rejects.toThrow('interrupted');
+      expect(await readdir(parent)).toEqual(['data']);
+    }
+
     // an output folder given through a link: the link stays, the files land in the folder it names
     await mkdir(join(parent, 'real'));
     await symlink(join(parent, 'real'), join(parent, 'link'));
