@@ -50,6 +50,7 @@ const blenderNames = registeredBlenders(blenders).map((b) => b.name);
 
 function pickBlenders(list: string | undefined) {
   const names = list ? list.split(',').map((s) => s.trim()).filter(Boolean) : blenderNames;
+  if (names.length === 0) throw new InvalidArgumentError(`--blenders: no blender named in "${list}"; registered: ${blenderNames.join(', ')}`);
   return names.map((n) => blenderByName(blenders, n));
 }
 
