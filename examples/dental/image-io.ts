@@ -52,7 +52,7 @@ const xmlEscape = (t: string) => t.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(
 
 /**
  * `gridImage(rows)` as a PNG with a header row naming each column: the labels are an SVG drawn
- * by sharp (librsvg) and composited above the tiles; a label too wide for its tile is squeezed.
+ * by sharp (librsvg) and composited above the tiles; a label too wide for its tile is set smaller.
  */
 export async function labelledGridPng(rows: Image[][], labels: readonly string[], gap = 2): Promise<Buffer> {
   const grid = gridImage(rows, gap);
@@ -63,11 +63,12 @@ export async function labelledGridPng(rows: Image[][], labels: readonly string[]
   const { fontSize, height } = gridHeader(tile);
   const texts = labels.map((label, c) => {
     const x = gap + c * (tile + gap) + tile / 2;
-    const squeeze = label.length * fontSize * 0.6 > tile - 4 ? ` textLength="${tile - 4}" lengthAdjust="spacingAndGlyphs"` : '';
-    return `<text x="${x}" y="${height - 6}" text-anchor="middle"${squeeze}>${xmlEscape(label)}</text>`;
+    // librsvg ignores textLength, so a label too wide for its tile gets a smaller font (a glyph is about 0.62 em wide)
+    const size = Math.max(5, Math.min(fontSize, Math.floor((tile - 4) / (0.62 * label.length))));
+    return `<text x="${x}" y="${height - 6}" font-size="${size}" text-anchor="middle">${xmlEscape(label)}</text>`;
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${grid.width}" height="${height}">` +
-    `<g font-family="DejaVu Sans, Arial, sans-serif" font-size="${fontSize}" fill="#e6e6e6">${texts.join('')}</g></svg>`;
+    `<g font-family="DejaVu Sans, Arial, sans-serif" fill="#e6e6e6">${texts.join('')}</g></svg>`;
   const bg = Math.round(GRID_BACKGROUND * 255);
   return sharp(Buffer.from(toBytes(grid)), { raw: { width: grid.width, height: grid.height, channels: 3 } })
     .extend({ top: height, background: { r: bg, g: bg, b: bg } })
