@@ -4,7 +4,7 @@
  * scheduler a training loop uses for addNoise / getVelocity.
  */
 import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, spacedTimesteps } from './base.ts';
+import { DiscreteScheduler, checkSameShape, indexForTimestep, spacedTimesteps } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { clipPredictedOriginal, predictOriginalSample } from './prediction.ts';
 import type { BaseSchedulerConfig, NoiseSchedulerPlugin, StepOptions, StepResult } from './types.ts';
@@ -51,9 +51,17 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMConfig> {
     this.timesteps = spacedTimesteps(c.timestepSpacing, c.numTrainTimesteps, numInferenceSteps, c.stepsOffset, true);
   }
 
-  /** The timestep the step from t lands on (diffusers' previous_timestep). */
+  /**
+   * The timestep the step from t lands on (diffusers' previous_timestep): the next entry of
+   * the inference schedule (-1 after the last), or t - 1 before setTimesteps. With 'leading'
+   * spacing that is t - numTrain / steps; with 'linspace' / 'trailing' the gaps are uneven.
+   */
   previousTimestep(t: number): number {
-    return this.numInferenceSteps ? t - Math.floor(this.numTrainTimesteps / this.numInferenceSteps) : t - 1;
+    if (this.numInferenceSteps === null) return t - 1;
+    // the first match, as diffusers (indexForTimestep's second-match rule is for Euler / DPM)
+    const i = this.timesteps.indexOf(t);
+    if (i < 0) indexForTimestep('ddpm.step', this.timesteps, t); // throws, naming the schedule
+    return i + 1 < this.timesteps.length ? this.timesteps[i + 1]! : -1;
   }
 
   /** Variance of the step from t (posterior variance, or beta for the fixed_large types). */
