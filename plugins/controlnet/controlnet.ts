@@ -13,8 +13,8 @@ import { fmtShape } from '../../core/errors.ts';
 import type { Generator } from '../../core/index.ts';
 import { type DownBlock, type MidBlock } from '../unet/blocks.ts';
 import { type UNetConfig, type UNetPreset, resolveUNetConfig } from '../unet/config.ts';
-import { TimestepEmbedding, timestepList, timestepSinusoids } from '../unet/embeddings.ts';
-import { type ModelBuildOptions, type UNet2DConditionModel, buildEncoderParts, layerOptions, skipChannels } from '../unet/unet.ts';
+import type { TimestepEmbedding } from '../unet/embeddings.ts';
+import { type ModelBuildOptions, type UNet2DConditionModel, buildEncoderParts, checkEncoderHiddenStates, embedTimesteps, layerOptions, runDownBlocks, skipChannels } from '../unet/unet.ts';
 import { ControlNetConditioningEmbedding } from './condition-embedding.ts';
 import { zeroConv } from './zero-conv.ts';
 
@@ -84,19 +84,10 @@ export abstract class ControlNetEncoder extends Module {
   /** Runs the encoder from conv_in's output h0 and applies the zero convs and the scale. */
   protected residuals(h0: Tensor, timesteps: Tensor | number | readonly number[], context: Tensor, options: ControlNetForwardOptions): ControlNetResiduals {
     const n = h0.shape[0]!;
-    if (context.ndim !== 3 || context.shape[0] !== n || context.shape[2] !== this.config.crossAttentionDim) {
-      throw new ShapeError(`${this.typeName}: encoderHiddenStates must be [${n}, L, ${this.config.crossAttentionDim}], got ${fmtShape(context.shape)}`);
-    }
-    const ts = timestepList(timesteps, n, this.typeName);
-    const temb = this.time_embedding.forward(timestepSinusoids(ts, this.config.blockOutChannels[0]!, h0.backend, { flipSinToCos: this.config.flipSinToCos, downscaleFreqShift: this.config.freqShift }));
-    let h = h0;
-    const skips: Tensor[] = [h];
-    for (const block of this.down_blocks) {
-      const r = block.forward(h, temb, context);
-      h = r.hidden;
-      skips.push(...r.skips);
-    }
-    h = this.mid_block.forward(h, temb, context);
+    checkEncoderHiddenStates(this.config, context, n, this.typeName);
+    const temb = embedTimesteps(this.config, this.time_embedding, timesteps, n, h0.backend, this.typeName);
+    const { hidden, skips } = runDownBlocks(this.down_blocks, h0, temb, context);
+    const h = this.mid_block.forward(hidden, temb, context);
     const scale = options.conditioningScale ?? 1;
     const scaled = (t: Tensor) => (scale === 1 ? t : t.mul(scale));
     return {

@@ -81,7 +81,9 @@ describe('UNet2DConditionModel tiny preset', () => {
     });
     const ym = noGrad(() => unet.forward(x, [7], ctx, { midBlockAdditionalResidual: randn([1, 64, 4, 4], { seed: 9 }) }));
     expect(ym.sub(base).abs().max().item()).toBeGreaterThan(1e-4);
-    expect(() => unet.forward(x, [7], ctx, { downBlockAdditionalResiduals: zeros.slice(1) })).toThrow(/4/);
+    expect(() => unet.forward(x, [7], ctx, { downBlockAdditionalResiduals: zeros.slice(1) })).toThrow(/downBlockAdditionalResiduals has 3 tensors, the down path makes 4/);
+    // a [N, C, 1, 1] residual would broadcast: refused
+    expect(() => unet.forward(x, [7], ctx, { midBlockAdditionalResidual: randn([1, 64, 1, 1]) })).toThrow(/midBlockAdditionalResidual is \[1, 64, 1, 1\], the mid block's output is \[1, 64, 4, 4\]/);
   });
 
   it('computes sinusoidal timestep features as diffusers (flip_sin_to_cos, shift 0)', () => {
