@@ -19,6 +19,7 @@ import {
 } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
 import { CtrLoraBaseControlNet, type ConditionRange, sumControlResiduals } from '../controlnet/controlnet.ts';
+import { findScheduler } from '../schedulers/index.ts';
 import { type PromptTokenizer, encodePrompts } from './text.ts';
 
 export interface DiffusionPipelineModels {
@@ -90,7 +91,7 @@ export class DiffusionPipeline implements DiffusionSampler {
     if (height % f || width % f) throw new ArgumentError(`${op}: height and width must be multiples of the VAE's factor ${f}, got ${height}x${width}`);
 
     const generator = new Generator(request.seed ?? SAMPLE_DEFAULTS.seed);
-    const scheduler = this.scheduler(request.scheduler ?? this.options.defaultScheduler ?? SAMPLE_DEFAULTS.scheduler);
+    const scheduler = findScheduler(this.models.schedulers, request.scheduler ?? this.options.defaultScheduler ?? SAMPLE_DEFAULTS.scheduler).create(this.options.schedulerConfig);
     scheduler.setTimesteps(steps);
 
     return noGrad(() => {
@@ -102,11 +103,15 @@ export class DiffusionPipeline implements DiffusionSampler {
       const contextC = encodePrompts(this.models.textEncoder, this.models.tokenizer, prompts, x.backend);
       const contextU = guidance === 1 ? null : encodePrompts(this.models.textEncoder, this.models.tokenizer, negative, x.backend);
 
+      // Which condition's hook ran last: with one condition its set is put in place once, not
+      // before every model call (a ctrLoRA switch copies the zero convs and norms).
+      let activated = -1;
       const predict = (xin: Tensor, t: number, context: Tensor): Tensor => {
         let residuals: ControlResiduals | undefined;
         if (controlled && controlnet) {
           const per = conditions.map((c, i) => {
-            c.activate?.();
+            if (activated !== i) c.activate?.();
+            activated = i;
             const scale = { conditioningScale: strength };
             return controlnet.controlType === 'ctrloraBase' ? controlnet.forward(inputs[i]!, t, context, scale) : controlnet.forward(xin, t, context, inputs[i]!, scale);
           });
@@ -130,11 +135,6 @@ export class DiffusionPipeline implements DiffusionSampler {
     });
   }
 
-  private scheduler(name: string) {
-    const factory = this.models.schedulers.find((s) => s.name === name || s.diffusersClassNames.includes(name));
-    if (!factory) throw new ArgumentError(`DiffusionPipeline: no scheduler named '${name}' (have: ${this.models.schedulers.map((s) => s.name).join(', ')})`);
-    return factory.create(this.options.schedulerConfig);
-  }
 
   /** The ControlNet input of one condition, batched to n: the image (vanilla) or its scaled latent (ctrLoRA base). */
   private conditionInput(c: SampleCondition, i: number, n: number, height: number, width: number, generator: Generator, op: string): Tensor {

@@ -39,8 +39,8 @@ export function registeredSchedulers(container: DependencyContainer): NoiseSched
   return container.resolveAll(TOKENS.NoiseScheduler) as NoiseSchedulerPlugin[];
 }
 
-/** Finds a plugin by its name or a diffusers class name. */
-export function findScheduler(plugins: readonly NoiseSchedulerPlugin[], name: string): NoiseSchedulerPlugin {
+/** Finds a plugin (or any scheduler factory) by its name or a diffusers class name. */
+export function findScheduler<P extends Pick<NoiseSchedulerPlugin, 'name' | 'diffusersClassNames'>>(plugins: readonly P[], name: string): P {
   const hit = plugins.find((p) => p.name === name || p.diffusersClassNames.includes(name));
   if (!hit) {
     throw new ArgumentError(`schedulers: no scheduler named '${name}' (registered: ${plugins.map((p) => `${p.name} (${p.diffusersClassNames.join(', ')})`).join(', ') || 'none'})`);

@@ -75,7 +75,9 @@ describe('DiffusionPipeline', () => {
     expect(calls).toBe(3 * 2 * 2); // steps x (cond, uncond) x conditions
     const doubled = pipe.sample({ ...base, conditions: [{ image: cond, latent, weight: 2 }] });
     expect(values(twice.latents)).toEqual(values(doubled.latents));
-    const once = pipe.sample({ ...base, conditions: [{ image: cond, latent }] });
+    calls = 0;
+    const once = pipe.sample({ ...base, conditions: [{ image: cond, latent, activate }] });
+    expect(calls).toBe(1); // a single condition's set stays in place for the whole run
     expect(maxDiff(once.latents, twice.latents)).toBeGreaterThan(1e-4);
   });
 
