@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -141,6 +141,7 @@ describe('image writers', () => {
     expect(px(6, 1)).toEqual([255, 0, 0]); // b's first pixel, second column
     const path = await writeGrid(join(dir, 'grid.png'), [a, b, a], { padding: 1, scale: 2 });
     expect((await sharp(path).metadata()).width).toBe(16);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]); // written atomically, no temporaries left
     expect(() => gridRgb8([a, tensor([0, 0, 0], [1, 3, 1, 1])])).toThrow(/column 1/);
   });
 });
