@@ -10,6 +10,7 @@
  */
 import { Conv2d, Module, ModuleList, type LayerOptions, type Tensor, ShapeError, copyInto, noGrad } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
+import { sameShape } from '../../core/shape.ts';
 import type { Generator } from '../../core/index.ts';
 import { type DownBlock, type MidBlock } from '../unet/blocks.ts';
 import { type UNetConfig, type UNetPreset, resolveUNetConfig } from '../unet/config.ts';
@@ -71,7 +72,7 @@ export abstract class ControlNetEncoder extends Module {
         if (!/^(conv_in|time_embedding|down_blocks|mid_block)\./.test(key)) continue;
         const src = source.get(key);
         if (!src) throw new ShapeError(`${this.typeName}.fromUnet: the UNet has no '${key}'; the configurations differ`);
-        if (fmtShape(src.shape) !== fmtShape(target.shape)) {
+        if (!sameShape(src.shape, target.shape)) {
           throw new ShapeError(`${this.typeName}.fromUnet: '${key}' is ${fmtShape(target.shape)} here and ${fmtShape(src.shape)} in the UNet`);
         }
         copyInto(target, src);
@@ -131,7 +132,7 @@ export class ControlNetModel extends ControlNetEncoder {
   forward(sample: Tensor, timesteps: Tensor | number | readonly number[], encoderHiddenStates: Tensor, controlnetCond: Tensor, options: ControlNetForwardOptions = {}): ControlNetResiduals {
     const h = this.conv_in.forward(sample);
     const cond = this.controlnet_cond_embedding.forward(controlnetCond);
-    if (fmtShape(cond.shape) !== fmtShape(h.shape)) {
+    if (!sameShape(cond.shape, h.shape)) {
       throw new ShapeError(`ControlNetModel: the condition embeds to ${fmtShape(cond.shape)} but conv_in(sample) is ${fmtShape(h.shape)}; the condition image must be ${2 ** (this.controlnet_cond_embedding.blocks.length / 2)}x the latent side`);
     }
     return this.residuals(h.add(cond), timesteps, encoderHiddenStates, options);

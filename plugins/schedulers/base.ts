@@ -4,6 +4,7 @@
  * tensors, and the spacing of inference timesteps over the training ones.
  */
 import { ArgumentError, Tensor, randn, tensor } from '../../core/index.ts';
+import { sameShape } from '../../core/shape.ts';
 import { alphasCumprodOf, arange, linspace, makeBetas, roundHalfEven } from './betas.ts';
 import type { BaseSchedulerConfig, NoiseScheduler, PredictionType, StepOptions, StepResult, Timesteps } from './types.ts';
 
@@ -33,7 +34,7 @@ export function perSample(values: readonly number[], like: Tensor, op: string): 
 }
 
 export function checkSameShape(op: string, a: Tensor, aName: string, b: Tensor, bName: string): void {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+  if (!sameShape(a.shape, b.shape)) {
     throw new ArgumentError(`${op}: ${aName} has shape [${a.shape.join(', ')}] but ${bName} has [${b.shape.join(', ')}]`);
   }
 }

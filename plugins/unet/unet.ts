@@ -9,6 +9,7 @@
  */
 import { Conv2d, Generator, GroupNorm, Module, ModuleList, type Backend, type LayerOptions, type Tensor, ShapeError, getDefaultBackend } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
+import { sameShape } from '../../core/shape.ts';
 import { DownBlock, MidBlock, UpBlock, type BlockOptions } from './blocks.ts';
 import { type UNetConfig, type UNetPreset, headsAt, resolveUNetConfig } from './config.ts';
 import { TimestepEmbedding, timestepList, timestepSinusoids } from './embeddings.ts';
@@ -142,7 +143,7 @@ export class UNet2DConditionModel extends Module {
     if (extra) {
       if (extra.length !== skips.length) throw new ShapeError(`UNet2DConditionModel: downBlockAdditionalResiduals has ${extra.length} tensors, the down path makes ${skips.length}`);
       skips = skips.map((s, i) => {
-        if (fmtShape(extra[i]!.shape) !== fmtShape(s.shape)) throw new ShapeError(`UNet2DConditionModel: downBlockAdditionalResiduals[${i}] is ${fmtShape(extra[i]!.shape)}, the skip is ${fmtShape(s.shape)}`);
+        if (!sameShape(extra[i]!.shape, s.shape)) throw new ShapeError(`UNet2DConditionModel: downBlockAdditionalResiduals[${i}] is ${fmtShape(extra[i]!.shape)}, the skip is ${fmtShape(s.shape)}`);
         return s.add(extra[i]!);
       });
     }
@@ -150,7 +151,7 @@ export class UNet2DConditionModel extends Module {
     const mid = options.midBlockAdditionalResidual;
     if (mid) {
       // add() broadcasts: a wrong-sized residual must not pass silently
-      if (fmtShape(mid.shape) !== fmtShape(h.shape)) throw new ShapeError(`UNet2DConditionModel: midBlockAdditionalResidual is ${fmtShape(mid.shape)}, the mid block's output is ${fmtShape(h.shape)}`);
+      if (!sameShape(mid.shape, h.shape)) throw new ShapeError(`UNet2DConditionModel: midBlockAdditionalResidual is ${fmtShape(mid.shape)}, the mid block's output is ${fmtShape(h.shape)}`);
       h = h.add(mid);
     }
     const per = this.config.layersPerBlock + 1;
