@@ -36,6 +36,11 @@ export interface DiffusionPipelineModels {
 export interface DiffusionPipelineOptions {
   /** Passed to every scheduler created (use the training schedule: betas, predictionType, ...). */
   schedulerConfig?: Record<string, unknown>;
+  /**
+   * Options of one scheduler kind, by its name, merged over schedulerConfig (a scheduler
+   * refuses options it does not have), e.g. SD1.5's DDIM: `{ ddim: { setAlphaToOne: false, stepsOffset: 1 } }`.
+   */
+  schedulerOverrides?: Readonly<Record<string, Record<string, unknown>>>;
   /** Scheduler when a request names none. Default 'ddim'. */
   defaultScheduler?: string;
   /** How the ctrLoRA base feeds condition pixels to the VAE (default 'zeroOne', CtrLoRA's). */
@@ -91,7 +96,8 @@ export class DiffusionPipeline implements DiffusionSampler {
     if (height % f || width % f) throw new ArgumentError(`${op}: height and width must be multiples of the VAE's factor ${f}, got ${height}x${width}`);
 
     const generator = new Generator(request.seed ?? SAMPLE_DEFAULTS.seed);
-    const scheduler = findScheduler(this.models.schedulers, request.scheduler ?? this.options.defaultScheduler ?? SAMPLE_DEFAULTS.scheduler).create(this.options.schedulerConfig);
+    const factory = findScheduler(this.models.schedulers, request.scheduler ?? this.options.defaultScheduler ?? SAMPLE_DEFAULTS.scheduler);
+    const scheduler = factory.create({ ...this.options.schedulerConfig, ...this.options.schedulerOverrides?.[factory.name] });
     scheduler.setTimesteps(steps);
 
     return noGrad(() => {

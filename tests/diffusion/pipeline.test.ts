@@ -102,6 +102,19 @@ describe('DiffusionPipeline', () => {
     lora.deleteAdapter('b');
   });
 
+  it('schedulerOverrides gives one scheduler kind its own options (SD1.5 DDIM) while the others keep working', () => {
+    const sd15 = new DiffusionPipeline(models, { schedulerConfig: SD_BETAS, schedulerOverrides: { ddim: { setAlphaToOne: false, stepsOffset: 1 } } });
+    const { conditions: _, ...noControl } = base;
+    const request = { ...noControl, width: 8, height: 8 };
+    const ddim = sd15.sample(request);
+    expect(ddim.timesteps).toEqual([667, 334, 1]);
+    expect(plain.sample(request).timesteps).toEqual([666, 333, 0]);
+    expect(sd15.sample({ ...request, scheduler: 'euler' }).timesteps).toHaveLength(3);
+    // the same options for every kind would reach Euler, which has no setAlphaToOne
+    const shared = new DiffusionPipeline(models, { schedulerConfig: { ...SD_BETAS, setAlphaToOne: false } });
+    expect(() => shared.sample({ ...request, scheduler: 'euler' })).toThrow(/euler: unknown option 'setAlphaToOne'/);
+  });
+
   it('refuses bad sizes and unknown schedulers with clear errors', () => {
     expect(() => pipe.sample({ ...base, scheduler: 'heun' })).toThrow(/no scheduler named 'heun'/);
     expect(() => pipe.sample({ ...base, conditions: [], width: 7 })).toThrow(/multiples of the VAE's factor 2/);
