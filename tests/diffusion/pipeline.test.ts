@@ -103,7 +103,7 @@ describe('DiffusionPipeline', () => {
   });
 
   it('schedulerOverrides gives one scheduler kind its own options (SD1.5 DDIM) while the others keep working', () => {
-    const sd15 = new DiffusionPipeline(models, { schedulerConfig: SD_BETAS, schedulerOverrides: { ddim: { setAlphaToOne: false, stepsOffset: 1 } } });
+    const sd15 = new DiffusionPipeline(models, { schedulerConfig: SD_BETAS, schedulerOverrides: { ddim: { clipSample: false, setAlphaToOne: false, stepsOffset: 1 } } });
     const { conditions: _, ...noControl } = base;
     const request = { ...noControl, width: 8, height: 8 };
     const ddim = sd15.sample(request);
