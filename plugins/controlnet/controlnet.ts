@@ -159,6 +159,18 @@ export interface EncodeConditionOptions {
   generator?: Generator;
 }
 
+/**
+ * Pixels (already in the range the VAE is to see) through a frozen VAE: the posterior sample
+ * (or its mean) times scalingFactor, without gradient. Targets and conditions both use it.
+ */
+export function vaeLatents(vae: LatentEncoder, pixels: Tensor, options: Pick<EncodeConditionOptions, 'posterior' | 'generator'> = {}): Tensor {
+  return noGrad(() => {
+    const posterior = vae.encode(pixels);
+    const z = (options.posterior ?? 'sample') === 'sample' ? posterior.sample(options.generator) : posterior.mode();
+    return z.mul(vae.scalingFactor).detach();
+  });
+}
+
 /** CtrLoRA's base ControlNet: forward(condition latent, t, context) -> residuals; never sees x_t. */
 export class CtrLoraBaseControlNet extends ControlNetEncoder {
   /** Tells the two ControlNet kinds apart behind TOKENS.ControlNet (they take different inputs). */
@@ -180,12 +192,7 @@ export class CtrLoraBaseControlNet extends ControlNetEncoder {
    * frozen VAE (no gradient).
    */
   static encodeCondition(vae: LatentEncoder, images: Tensor, options: EncodeConditionOptions = {}): Tensor {
-    return noGrad(() => {
-      const x = (options.range ?? 'zeroOne') === 'zeroOne' ? images : images.mul(2).sub(1);
-      const posterior = vae.encode(x);
-      const z = (options.posterior ?? 'sample') === 'sample' ? posterior.sample(options.generator) : posterior.mode();
-      return z.mul(vae.scalingFactor).detach();
-    });
+    return noGrad(() => vaeLatents(vae, (options.range ?? 'zeroOne') === 'zeroOne' ? images : images.mul(2).sub(1), options));
   }
 
   /** condLatent [N, latentChannels, h, w] (already scaled by the VAE's scalingFactor). */

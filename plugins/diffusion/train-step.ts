@@ -17,7 +17,7 @@ import {
   type DiffusionVae, type Generator, ShapeError, type Tensor, concat, noGrad, randn, tensor,
 } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
-import { CtrLoraBaseControlNet, type ConditionRange } from '../controlnet/controlnet.ts';
+import { CtrLoraBaseControlNet, type ConditionRange, vaeLatents } from '../controlnet/controlnet.ts';
 import { type PromptTokenizer, encodePrompts } from './text.ts';
 
 export type PredictionTarget = 'epsilon' | 'v_prediction' | 'sample';
@@ -95,7 +95,7 @@ const toVaeRange = (range: 'zeroOne' | 'minusOneOne' | undefined, x: Tensor) => 
 
 /** Target latents through the frozen VAE: posterior sample times scalingFactor, no gradient. */
 export function encodeLatents(vae: DiffusionVae, images: Tensor, generator: Generator, imageRange?: 'zeroOne' | 'minusOneOne'): Tensor {
-  return noGrad(() => vae.encode(toVaeRange(imageRange, images)).sample(generator).mul(vae.scalingFactor).detach());
+  return noGrad(() => vaeLatents(vae, toVaeRange(imageRange, images), { generator }));
 }
 
 /**
