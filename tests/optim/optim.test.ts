@@ -152,6 +152,24 @@ describe('optimisers', () => {
     b.grad = tensor([NaN]);
     expect(() => clipGradNorm([a, b], 1, { errorIfNonfinite: true })).toThrow(/norm is NaN/);
   });
+
+  it('gradNorm: the max-abs norm, 0 without gradients, and one readback for all parameters', () => {
+    let reads = 0;
+    const backend = new (class extends ReferenceBackend {
+      override read(s: Parameters<ReferenceBackend['read']>[0]) {
+        reads++;
+        return super.read(s);
+      }
+    })();
+    const ps = [tensor([3, -7], { backend }), tensor([4], { backend }), tensor([1], { backend })];
+    ps[0]!.grad = tensor([3, -7], { backend });
+    ps[1]!.grad = tensor([4], { backend });
+    expect(gradNorm(ps, 'inf')).toBe(7);
+    expect(reads).toBe(1);
+    expect(gradNorm(ps)).toBeCloseTo(Math.sqrt(74), 5);
+    expect(reads).toBe(2);
+    expect(gradNorm([ps[2]!])).toBe(0);
+  });
 });
 
 describe('LR schedules', () => {
