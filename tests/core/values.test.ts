@@ -76,6 +76,29 @@ describe('views', () => {
     expect(Array.from(t.reshape([6]).toArray())).toEqual([0, 3, 1, 4, 2, 5]);
     expect(() => t.view([6])).toThrow(/view: .*cannot be viewed.*use reshape/);
   });
+  it('reading a view releases the dense copy it reads through; reading a dense tensor copies nothing', () => {
+    const copies: T.Storage[] = [];
+    const disposed: T.Storage[] = [];
+    const backend = new (class extends T.ReferenceBackend {
+      override copy(view: T.StridedView) {
+        const s = super.copy(view);
+        copies.push(s);
+        return s;
+      }
+      override dispose(s: T.Storage) {
+        disposed.push(s);
+      }
+    })();
+    const x = T.arange(6, undefined, 1, { backend }).reshape([2, 3]);
+    expect(x.mT.toArray()).toEqual(new Float32Array([0, 3, 1, 4, 2, 5]));
+    expect(x.mT.tolist()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(x.select(0, 1).select(0, 2).item()).toBe(5);
+    expect(copies.length).toBe(3);
+    expect(disposed).toEqual(copies);
+    expect(Array.from(x.toFloat64Array())).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(copies.length).toBe(3);
+    expect(disposed.length).toBe(3);
+  });
   it('slice follows Python rules', () => {
     const x = T.arange(10);
     expect(Array.from(x.slice(0, 2, 8, 3).toArray())).toEqual([2, 5]);
