@@ -98,11 +98,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = '<bytes>'): S
     const info = json[name]!;
     if (name === '__metadata__') {
       if (!isObject(info)) throw err('__metadata__ must be an object of strings');
-      metadata = {};
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') throw err(`__metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
       }
+      // fromEntries defines own properties: a key "__proto__" stays a key instead of setting the prototype.
+      metadata = Object.fromEntries(Object.entries(info)) as Record<string, string>;
       continue;
     }
     if (!isObject(info)) throw err(`tensor '${name}': entry must be an object`);

@@ -35,6 +35,14 @@ describe('safetensors format', () => {
     expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0);
   });
 
+  it('keeps a metadata key named __proto__ as a key (it must not set the prototype)', () => {
+    const metadata = JSON.parse('{"__proto__": "x", "format": "pt"}') as Record<string, string>;
+    const back = decodeSafetensors(encodeSafetensors(new Map([['a', tensor([1])]]), { metadata })).metadata!;
+    expect(Object.keys(back)).toEqual(['__proto__', 'format']);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toBe('x');
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+  });
+
   it('reads F16, BF16 and F64 to float32', () => {
     const le16 = (v: number[]) => v.flatMap((x) => [x & 0xff, x >> 8]);
     const f64 = new Uint8Array(new Float64Array([0.25]).buffer);
