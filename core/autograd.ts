@@ -17,13 +17,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording a graph (torch.no_grad). Synchronous: do not await inside. */
 export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
+  return withGradEnabled(false, fn);
 }
 
 /** Runs fn with recording forced on or off (torch.set_grad_enabled as a scope). */
