@@ -9,12 +9,12 @@
  * them), and the tensors must tile the data area exactly, as the reference reader demands.
  * Every failure is a SafetensorsError naming the file and the tensor at fault.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Backend } from '../backend.ts';
 import { getDefaultBackend } from '../backends/default.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from '../ops/util.ts';
+import { writeFileAtomic } from './atomic.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.ts';
 import { JsonSyntaxError, type JsonValue, keysInOrder, parseStrictJson } from './strict-json.ts';
 
@@ -225,27 +225,6 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Rea
     }
   }
   return out;
-}
-
-/** Writes bytes to a temporary file beside `path`, flushes it, then renames it over `path`. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }
 
 /** Saves tensors (a state dict) as a safetensors file; a crash mid-write never leaves a half file. */
