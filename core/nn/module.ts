@@ -46,11 +46,16 @@ export class StateDictError extends TensorError {
 /** A name pattern: a RegExp, a predicate, or a glob where `*` matches any run of characters (dots included). */
 export type NamePattern = string | RegExp | ((name: string) => boolean);
 
-export function matchesPattern(pattern: NamePattern, name: string): boolean {
-  if (typeof pattern === 'function') return pattern(name);
-  if (pattern instanceof RegExp) return pattern.test(name);
+/** A pattern as a predicate; a glob is compiled once, not once per name tested. */
+export function patternMatcher(pattern: NamePattern): (name: string) => boolean {
+  if (typeof pattern === 'function') return pattern;
+  if (pattern instanceof RegExp) return (name) => pattern.test(name);
   const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
+  return (name) => re.test(name);
+}
+
+export function matchesPattern(pattern: NamePattern, name: string): boolean {
+  return patternMatcher(pattern)(name);
 }
 
 export class Module {
@@ -204,8 +209,9 @@ export class Module {
   /** The submodules (dotted name and module) whose names match a pattern, optionally of one class. */
   findModules<M extends Module = Module>(pattern: NamePattern, type?: abstract new (...args: never[]) => M): [string, M][] {
     const out: [string, M][] = [];
+    const matches = patternMatcher(pattern);
     for (const [name, m] of this.namedModules()) {
-      if (name !== '' && matchesPattern(pattern, name) && (!type || m instanceof type)) out.push([name, m as M]);
+      if (name !== '' && matches(name) && (!type || m instanceof type)) out.push([name, m as M]);
     }
     return out;
   }
@@ -272,8 +278,9 @@ export class Module {
   }
   private setTrainable(pattern: NamePattern, flag: boolean): string[] {
     const hit: string[] = [];
+    const matches = patternMatcher(pattern);
     for (const [name, p] of this.namedParameters()) {
-      if (!matchesPattern(pattern, name)) continue;
+      if (!matches(name)) continue;
       p.requiresGrad = flag;
       if (!flag) p.grad = null;
       hit.push(name);
