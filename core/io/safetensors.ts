@@ -140,7 +140,12 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = '<bytes>'): S
   return { tensors: new Map(sorted), metadata, dataStart };
 }
 
+/** The file format is little-endian; so is every host Node runs on in practice, but check. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function decodeValues(dtype: string, bytes: Uint8Array, count: number): Float32Array {
+  // F32 on a little-endian host is one copy (slice() also gives the 4-byte alignment a view needs).
+  if (dtype === 'F32' && LITTLE_ENDIAN_HOST) return new Float32Array(bytes.slice().buffer, 0, count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   switch (dtype) {
@@ -218,6 +223,10 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Rea
   const dataStart = 8 + padded;
   for (const { values, begin } of blocks) {
     let at = dataStart + begin;
+    if (dtype === 'F32' && LITTLE_ENDIAN_HOST && values instanceof Float32Array) {
+      out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+      continue;
+    }
     for (let i = 0; i < values.length; i++, at += size) {
       const v = values[i]!;
       if (dtype === 'F32') view.setFloat32(at, v, true);
