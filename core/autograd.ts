@@ -35,7 +35,6 @@ export function withGradEnabled<T>(enabled: boolean, fn: () => T): T {
 export type GradRule = (gy: Tensor) => readonly (Tensor | null)[];
 
 export class GradNode {
-  private freed = false;
   constructor(
     readonly name: string,
     private inputsList: readonly Tensor[],
@@ -47,21 +46,22 @@ export class GradNode {
   }
 
   apply(gy: Tensor): readonly (Tensor | null)[] {
-    if (this.freed || !this.rule) {
+    this.checkAlive();
+    return this.rule!(gy);
+  }
+
+  /** Throws when backward already went through this node and freed it. */
+  checkAlive(): void {
+    if (!this.rule) {
       throw new TensorError(
         `backward: trying to go through the graph of '${this.name}' a second time; its saved tensors were freed ` +
           '(pass { retainGraph: true } to the first backward() to keep them)',
       );
     }
-    return this.rule(gy);
   }
 
-  get isFreed(): boolean {
-    return this.freed;
-  }
-
+  /** Drops the rule (and with it the saved tensors) and the inputs. */
   release(): void {
-    this.freed = true;
     this.rule = null;
     this.inputsList = [];
   }
@@ -141,7 +141,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
     seen.add(top.t);
     stack.push({ t: top.t, expanded: true });
     const node = top.t.gradFn;
-    if (node?.isFreed) node.apply(top.t); // throws the "second time" error
+    node?.checkAlive(); // before any gradient is accumulated
     for (const input of node?.inputs ?? []) if (input.requiresGrad && !seen.has(input)) stack.push({ t: input, expanded: false });
   }
   return order;
