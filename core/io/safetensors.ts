@@ -14,6 +14,7 @@ import type { Backend } from '../backend.ts';
 import { getDefaultBackend } from '../backends/default.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from '../ops/util.ts';
+import { sizeOf } from '../shape.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.ts';
 import { JsonSyntaxError, type JsonValue, keysInOrder, parseStrictJson } from './strict-json.ts';
@@ -174,7 +175,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): { tens
       throw new SafetensorsError(`safetensors ${source}: tensor '${name}' has dtype ${t.dtype}; only F32, F16, BF16 and F64 can be read as float32`);
     }
     const [begin, end] = t.dataOffsets;
-    const count = t.shape.reduce((a, b) => a * b, 1);
+    const count = sizeOf(t.shape);
     tensors.set(name, { dtype: t.dtype as ReadableDtype, shape: t.shape, values: decodeValues(t.dtype, bytes.subarray(header.dataStart + begin, header.dataStart + end), count) });
   }
   return { tensors, metadata: header.metadata };
@@ -190,7 +191,7 @@ export interface EncodeOptions {
 /** Serialises tensors (in the given order) to a safetensors byte string. */
 export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Readonly<Record<string, TensorLike>>, options: EncodeOptions = {}): Uint8Array {
   const dtype = options.dtype ?? 'F32';
-  if (!(dtype in DTYPE_BYTES) || !['F32', 'F16', 'BF16'].includes(dtype)) throw new SafetensorsError(`encodeSafetensors: cannot write dtype ${dtype} (F32, F16 or BF16)`);
+  if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new SafetensorsError(`encodeSafetensors: cannot write dtype ${dtype} (F32, F16 or BF16)`);
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, TensorLike>);
   // Header entries are kept as a list: a JS object would move integer-like names ("0") first.
   const header: [string, unknown][] = [];
@@ -207,7 +208,7 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Rea
     if (name === '__metadata__') throw new SafetensorsError("encodeSafetensors: '__metadata__' is reserved and cannot name a tensor");
     const shape = [...t.shape];
     const values = t instanceof Tensor ? t.toArray() : t.values;
-    const count = shape.reduce((a, b) => a * b, 1);
+    const count = sizeOf(shape);
     if (values.length !== count) throw new SafetensorsError(`encodeSafetensors: tensor '${name}' has shape ${JSON.stringify(shape)} but ${values.length} values`);
     header.push([name, { dtype, shape, data_offsets: [offset, offset + count * size] }]);
     blocks.push({ values, begin: offset });

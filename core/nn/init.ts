@@ -6,13 +6,14 @@
 import { full, rand, randn } from '../ops/index.ts';
 import { ArgumentError, fmtShape } from '../errors.ts';
 import type { RandomOptions } from '../random.ts';
+import { sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { copyInto } from './parameter.ts';
 
 /** fan_in and fan_out as torch computes them: dims 0 and 1 times the receptive field size. */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new ArgumentError(`init: fan in and fan out need at least 2 dimensions, got ${fmtShape(shape)}`);
-  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  const receptive = sizeOf(shape.slice(2));
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
 }
 
