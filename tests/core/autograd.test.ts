@@ -111,6 +111,17 @@ describe('autograd', () => {
     expect(b.item()).toBeCloseTo(0.3, 3);
   });
 
+  it('pow at 0 follows torch: a zero exponent has gradient 0 (not NaN), and so does 0^b in b for b >= 0', () => {
+    const x = T.tensor([0, 2, 0], { requiresGrad: true });
+    const e = T.tensor([0, 0, 2], { requiresGrad: true });
+    x.pow(e).sum().backward();
+    expect(Array.from(x.grad!.toArray())).toEqual([0, 0, 0]);
+    expect(Array.from(e.grad!.toArray())).toEqual([0, Math.fround(Math.log(2)), 0]);
+    const y = T.tensor([0, 3], { requiresGrad: true });
+    y.pow(0).sum().backward();
+    expect(Array.from(y.grad!.toArray())).toEqual([0, 0]);
+  });
+
   it('setData rebinds leaves only, with matching shapes', () => {
     const w = T.zeros([2], { requiresGrad: true });
     expect(() => w.setData(T.ones([3]))).toThrow(/shape \[3\] cannot replace a tensor of shape \[2\]/);
