@@ -52,6 +52,14 @@ describe('sinks', () => {
     expect(lossCurveSvg([])).toContain('<svg');
   });
 
+  it('a JSONL log that cannot be written fails close() naming the file (instead of an unhandled stream error)', async () => {
+    const sink = new JsonlSink({ path: dir }); // a folder: opening it for append fails
+    const bus = new TelemetryBus();
+    sink.attach(bus.events$);
+    drive(bus);
+    await expect(sink.close()).rejects.toThrow(`telemetry/jsonl: cannot write the log ${dir}: EISDIR`);
+  });
+
   it('sinks need their options, and the error names the option', async () => {
     await expect(buildRecipe({ plugins: [{ use: 'telemetry/jsonl' }] })).rejects.toThrow(/telemetry\/jsonl: option "path"/);
     const c = await buildRecipe({ plugins: [{ use: 'telemetry/jsonl', options: { path: join(dir, 'b.jsonl') } }] });
