@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   AdamW, Linear, SafetensorsError, Sequential, StateDictError, bf16ToFloat, decodeSafetensors, encodeSafetensors, floatToBf16, floatToHalf,
-  halfToFloat, loadModule, loadOptimizer, mseLoss, randn, saveModule, saveOptimizer, tensor,
+  ReferenceBackend, type Storage, halfToFloat, loadModule, loadOptimizer, mseLoss, randn, saveModule, saveOptimizer, tensor,
 } from '../../core/index.ts';
 
 /** Builds a file by hand, exactly as the format describes it. */
@@ -195,5 +195,36 @@ describe('module and optimiser checkpoints', () => {
     stepN(b, ob, 2);
     expect(Array.from(b.weight.toArray())).toEqual(Array.from(a.weight.toArray()));
     await expect(loadOptimizer(join(dir, 'lin.safetensors'), ob)).rejects.toThrow(/not an optimiser checkpoint/);
+  });
+
+  it('loading releases the tensors it read from the file (on a GPU they would stay allocated)', async () => {
+    const uploads = new Set<Storage>();
+    const disposed = new Set<Storage>();
+    const backend = new (class extends ReferenceBackend {
+      override upload(values: ArrayLike<number>) {
+        const st = super.upload(values);
+        uploads.add(st);
+        return st;
+      }
+      override dispose(st: Storage) {
+        disposed.add(st);
+      }
+    })();
+    const src = new Linear(2, 3, { seed: 1 });
+    const opt = new AdamW(src.parameters());
+    mseLoss(src.forward(randn([4, 2], { seed: 2 })), randn([4, 3], { seed: 3 })).backward();
+    opt.step();
+    await saveModule(join(dir, 'rel.safetensors'), src);
+    await saveOptimizer(join(dir, 'rel-opt.safetensors'), opt);
+    const m = new Linear(2, 3, { seed: 4, backend });
+    const mo = new AdamW(m.parameters());
+    uploads.clear();
+    await loadModule(join(dir, 'rel.safetensors'), m);
+    await loadOptimizer(join(dir, 'rel-opt.safetensors'), mo);
+    await expect(loadOptimizer(join(dir, 'rel.safetensors'), mo)).rejects.toThrow(/not an optimiser checkpoint/);
+    expect(uploads.size).toBe(2 + 4 + 2); // weight and bias, their two moments, the failed load's two tensors
+    for (const st of uploads) expect(disposed.has(st)).toBe(true);
+    expect(disposed.has(m.weight.storage)).toBe(false);
+    expect(Array.from(m.weight.toArray())).toEqual(Array.from(src.weight.toArray()));
   });
 });
