@@ -164,6 +164,7 @@ export class Tensor {
   /** @internal Points this tensor at a dense storage of its size and releases the old one. */
   _rebind(storage: Storage): void {
     const old = this.storage;
+    storage.backend.keep?.(storage); // the tensor outlives any scope (tidy) its new values were made in
     this.storage = storage;
     this.strides = Object.freeze(contiguousStrides(this.shape));
     this.offset = 0;
