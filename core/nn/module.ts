@@ -58,6 +58,15 @@ export function matchesPattern(pattern: NamePattern, name: string): boolean {
   return patternMatcher(pattern)(name);
 }
 
+/**
+ * t itself when it is a leaf owning a dense storage of its size, else a leaf holding a dense copy
+ * (a contiguous slice with an offset, or a broadcast, is a view: contiguous() would not copy it).
+ */
+function ownDense(t: Tensor): Tensor {
+  const leaf = t.isLeaf ? t : t.detach();
+  return isDenseLeaf(leaf) ? leaf : leaf.clone().detach();
+}
+
 export class Module {
   /** Training mode (dropout active); switched by train()/eval() on the whole tree. */
   training = true;
@@ -89,9 +98,8 @@ export class Module {
       this._parameters.set(name, null);
       return tensor;
     }
-    // A parameter must own a dense storage (updates swap it): views and computed tensors are copied or detached.
-    const leaf = tensor.isLeaf ? tensor : tensor.detach();
-    const p: Tensor = isDenseLeaf(leaf) ? leaf : leaf.contiguous().detach();
+    // A parameter must own a dense storage (updates swap it): computed tensors are detached, views copied.
+    const p = ownDense(tensor);
     p.requiresGrad = true;
     p.name ??= name;
     this._parameters.set(name, p);
@@ -101,7 +109,7 @@ export class Module {
   /** Registers a buffer: state that is saved but not trained (running statistics, fixed tables). */
   registerBuffer<T extends Tensor | null>(name: string, tensor: T, persistent = true): T {
     this.checkName('registerBuffer', name);
-    const b = tensor === null || isDenseLeaf(tensor) ? tensor : (tensor.contiguous().detach() as T);
+    const b = tensor === null ? tensor : (ownDense(tensor) as T);
     this._buffers.set(name, { tensor: b, persistent });
     return b;
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   Conv2d, Dropout, GELU, GroupNorm, Linear, Module, ModuleList, ReferenceBackend, Sequential, SiLU,
-  StateDictError, Tensor, conv2d, init, mseLoss, randn, tensor,
+  SGD, StateDictError, Tensor, conv2d, init, mseLoss, randn, tensor,
 } from '../../core/index.ts';
 
 /** A miniature of diffusers' nesting: down_blocks.{i}.resnets.{j}.conv1 */
@@ -277,5 +277,19 @@ describe('buffers', () => {
     expect(Array.from(m.table.toArray())).toEqual([7, 8, 9]);
     expect(() => m.registerParameter('table', tensor([1]))).toThrow(/'table' is already registered as another kind of member/);
     expect(() => m.registerModule('a.b', new Module())).toThrow(/without dots/);
+  });
+
+  it('a view registered as a parameter or buffer gets its own dense copy (an offset slice, a broadcast)', () => {
+    const base = tensor([[1, 2], [3, 4], [5, 6]]);
+    const m = new Module();
+    const own = tensor([7, 8]);
+    const p = m.registerParameter('p', base.slice(0, 1, 2)); // contiguous, but at offset 2 of base's storage
+    const b = m.registerBuffer('b', tensor([9]).expand([3]));
+    expect(m.registerParameter('q', own)).toBe(own); // a dense leaf is kept as is
+    expect(p.storage).not.toBe(base.storage);
+    expect([p.offset, p.storage.size, b.storage.size]).toEqual([0, 2, 3]);
+    expect(p.tolist()).toEqual([[3, 4]]);
+    expect(b.tolist()).toEqual([9, 9, 9]);
+    new SGD(m.parameters(), { lr: 1 }).step(); // an optimiser accepts it (it refused views)
   });
 });
