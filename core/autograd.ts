@@ -96,6 +96,8 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
     seed = root.onesLike();
   } else if (!sameShape(seed.shape, root.shape)) {
     throw new ShapeError(`backward: gradient shape ${fmtShape(seed.shape)} does not match the output shape ${fmtShape(root.shape)}`);
+  } else if (seed.backend !== root.backend) {
+    throw new ArgumentError(`backward: the gradient lives on backend '${seed.backend.name}', the output on '${root.backend.name}'; move one first`);
   }
 
   const order = topologicalOrder(root);

@@ -69,6 +69,8 @@ describe('autograd', () => {
     const y = x.mul(2);
     expect(() => y.backward()).toThrow(/single-element output, got shape \[2\]/);
     expect(() => y.backward(T.ones([3]))).toThrow(/gradient shape \[3\] does not match the output shape \[2\]/);
+    const f64 = new T.ReferenceBackend({ precision: 'float64' });
+    expect(() => y.backward(T.ones([2], { backend: f64 }))).toThrow("backward: the gradient lives on backend 'reference-f64', the output on 'reference'");
     y.backward(T.tensor([1, 10]));
     expect(Array.from(x.grad!.toArray())).toEqual([2, 20]);
   });
