@@ -42,6 +42,18 @@ describe('creation', () => {
     const k = T.randint(0, 1000, [5000], { seed: 3 }).toArray();
     expect(k.every((v) => Number.isInteger(v) && v >= 0 && v < 1000)).toBe(true);
   });
+  it('Generator.int reaches every integer of a range wider than 2^24 (not only multiples of range / 2^24)', () => {
+    const g = new T.Generator(5);
+    const draws = Array.from({ length: 2000 }, () => g.int(0, 2 ** 40));
+    expect(draws.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 40)).toBe(true);
+    expect(draws.filter((v) => v % 2 ** 16 !== 0).length).toBeGreaterThan(1900);
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length / 2 ** 40;
+    expect(mean).toBeGreaterThan(0.45);
+    expect(mean).toBeLessThan(0.55);
+    const small = new T.Generator(5);
+    const again = new T.Generator(5);
+    expect(Array.from({ length: 50 }, () => small.int(3, 1003))).toEqual(Array.from({ length: 50 }, () => 3 + Math.floor(again.uniform() * 1000)));
+  });
   it('a Generator continues where its saved state left off', () => {
     const g = new T.Generator(42);
     g.normal();
