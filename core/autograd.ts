@@ -17,13 +17,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording a graph (torch.no_grad). Synchronous: do not await inside. */
 export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
+  return withGradEnabled(false, fn);
 }
 
 /** Runs fn with recording forced on or off (torch.set_grad_enabled as a scope). */
@@ -41,7 +35,6 @@ export function withGradEnabled<T>(enabled: boolean, fn: () => T): T {
 export type GradRule = (gy: Tensor) => readonly (Tensor | null)[];
 
 export class GradNode {
-  private freed = false;
   constructor(
     readonly name: string,
     private inputsList: readonly Tensor[],
@@ -53,21 +46,22 @@ export class GradNode {
   }
 
   apply(gy: Tensor): readonly (Tensor | null)[] {
-    if (this.freed || !this.rule) {
+    this.checkAlive();
+    return this.rule!(gy);
+  }
+
+  /** Throws when backward already went through this node and freed it. */
+  checkAlive(): void {
+    if (!this.rule) {
       throw new TensorError(
         `backward: trying to go through the graph of '${this.name}' a second time; its saved tensors were freed ` +
           '(pass { retainGraph: true } to the first backward() to keep them)',
       );
     }
-    return this.rule(gy);
   }
 
-  get isFreed(): boolean {
-    return this.freed;
-  }
-
+  /** Drops the rule (and with it the saved tensors) and the inputs. */
   release(): void {
-    this.freed = true;
     this.rule = null;
     this.inputsList = [];
   }
@@ -102,6 +96,8 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
     seed = root.onesLike();
   } else if (!sameShape(seed.shape, root.shape)) {
     throw new ShapeError(`backward: gradient shape ${fmtShape(seed.shape)} does not match the output shape ${fmtShape(root.shape)}`);
+  } else if (seed.backend !== root.backend) {
+    throw new ArgumentError(`backward: the gradient lives on backend '${seed.backend.name}', the output on '${root.backend.name}'; move one first`);
   }
 
   const order = topologicalOrder(root);
@@ -147,7 +143,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
     seen.add(top.t);
     stack.push({ t: top.t, expanded: true });
     const node = top.t.gradFn;
-    if (node?.isFreed) node.apply(top.t); // throws the "second time" error
+    node?.checkAlive(); // before any gradient is accumulated
     for (const input of node?.inputs ?? []) if (input.requiresGrad && !seen.has(input)) stack.push({ t: input, expanded: false });
   }
   return order;

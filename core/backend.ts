@@ -111,6 +111,12 @@ export interface Backend {
   read(storage: Storage): Float32Array | Float64Array;
   /** Releases a storage now instead of leaving it to the garbage collector. */
   dispose(storage: Storage): void;
+  /**
+   * Marks a storage as long-lived state: a parameter's values after setData/an optimiser step,
+   * an optimiser's moments. A backend with scoped clean-up (gpu.js's tidy) must not release it
+   * when the scope it was made in ends. Optional: backends without scopes ignore it.
+   */
+  keep?(storage: Storage): void;
 
   // ---- layout --------------------------------------------------------------------------
   /** Materialises any strided view as a contiguous storage in row-major order. */

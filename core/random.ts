@@ -67,7 +67,11 @@ export class Generator {
   /** Integer uniform in [low, high). */
   int(low: number, high: number): number {
     if (!(high > low)) throw new ArgumentError(`Generator.int: empty range [${low}, ${high})`);
-    return low + Math.floor(this.uniform() * (high - low));
+    const range = high - low;
+    if (range <= 2 ** 24) return low + Math.floor(this.uniform() * range);
+    // A 24-bit uniform reaches only every (range / 2^24)-th integer of a wider range: use 53 bits.
+    const u = ((this.nextUint32() >>> 5) * 2 ** 26 + (this.nextUint32() >>> 6)) * 2 ** -53;
+    return low + Math.floor(u * range);
   }
 
   getState(): GeneratorState {

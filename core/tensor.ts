@@ -8,6 +8,7 @@ import { type BackwardOptions, type GradNode, runBackward } from './autograd.ts'
 import type { Backend, Storage } from './backend.ts';
 import { ArgumentError, TensorError, fmtShape } from './errors.ts';
 import * as ops from './ops/index.ts';
+import { dense } from './ops/util.ts';
 import { type Shape, contiguousStrides, sizeOf } from './shape.ts';
 
 export type Scalar = number;
@@ -97,16 +98,16 @@ export class Tensor {
   // ---- reading values (readbacks on a GPU backend) ---------------------------------------
   /** The values in row-major order as float32. */
   toArray(): Float32Array {
-    const v = this.backend.read(this.contiguousStorage());
+    const v = this.readValues();
     return v instanceof Float32Array ? v : Float32Array.from(v);
   }
   /** The values in row-major order at the backend's own precision (float64 on reference-f64). */
   toFloat64Array(): Float64Array {
-    return Float64Array.from(this.backend.read(this.contiguousStorage()));
+    return Float64Array.from(this.readValues());
   }
   /** Nested arrays, like torch's tolist(). */
   tolist(): unknown {
-    const flat = Array.from(this.backend.read(this.contiguousStorage()));
+    const flat = this.readValues();
     const build = (dim: number, at: number): unknown => {
       if (dim === this.ndim) return flat[at];
       const stride = sizeOf(this.shape.slice(dim + 1));
@@ -117,12 +118,16 @@ export class Tensor {
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new ArgumentError(`item: only a one-element tensor has an item, got shape ${fmtShape(this.shape)}`);
-    return this.backend.read(this.contiguousStorage())[0]!;
+    return this.readValues()[0]!;
   }
-  private contiguousStorage(): Storage {
-    return this.isContiguous() && this.offset === 0 && this.storage.size === this.size
-      ? this.storage
-      : this.backend.copy(this);
+  /** Reads the values in row-major order; a view is copied dense first and the copy released. */
+  private readValues(): Float32Array | Float64Array {
+    const s = dense(this);
+    try {
+      return this.backend.read(s);
+    } finally {
+      if (s !== this.storage) this.backend.dispose(s);
+    }
   }
   /** Frees the storage now (GPU backends); the tensor must not be used afterwards. */
   dispose(): void {
@@ -157,12 +162,13 @@ export class Tensor {
     return this;
   }
   /** @internal Points this tensor at a dense storage of its size and releases the old one. */
-  _rebind(storage: Storage, disposeOld = true): void {
+  _rebind(storage: Storage): void {
     const old = this.storage;
+    storage.backend.keep?.(storage); // the tensor outlives any scope (tidy) its new values were made in
     this.storage = storage;
     this.strides = Object.freeze(contiguousStrides(this.shape));
     this.offset = 0;
-    if (disposeOld && old !== storage) old.backend.dispose(old);
+    if (old !== storage) old.backend.dispose(old);
   }
 
   // ---- creation alike --------------------------------------------------------------------

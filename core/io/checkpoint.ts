@@ -7,6 +7,7 @@
 import type { Backend } from '../backend.ts';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module.ts';
 import type { Hyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
+import type { Tensor } from '../tensor.ts';
 import { type EncodeOptions, SafetensorsError, loadSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Writes module.stateDict() (metadata {"format": "pt"} plus any given). */
@@ -17,7 +18,15 @@ export async function saveModule(path: string, module: Module, options: EncodeOp
 /** Loads a safetensors file into a module (strict by default: the error lists every mismatching key). */
 export async function loadModule(path: string, module: Module, options: LoadStateDictOptions & { backend?: Backend } = {}): Promise<LoadStateDictResult> {
   const { tensors } = await loadSafetensors(path, { backend: options.backend ?? module.parameters()[0]?.backend });
-  return module.loadStateDict(tensors, options);
+  try {
+    return module.loadStateDict(tensors, options);
+  } finally {
+    releaseAll(tensors); // loadStateDict copied what it needed; on a GPU these would stay allocated
+  }
+}
+
+function releaseAll(tensors: ReadonlyMap<string, Tensor>): void {
+  for (const t of tensors.values()) t.dispose();
 }
 
 const OPTIMIZER_META_KEY = 'optimizer';
@@ -30,13 +39,17 @@ export async function saveOptimizer(path: string, optimizer: Optimizer<Hyper>): 
 export async function loadOptimizer(path: string, optimizer: Optimizer<Hyper>): Promise<void> {
   const backend = optimizer.params[0]?.backend;
   const { tensors, metadata } = await loadSafetensors(path, { backend });
-  const meta = metadata?.[OPTIMIZER_META_KEY];
-  if (!meta) throw new SafetensorsError(`loadOptimizer ${path}: no '${OPTIMIZER_META_KEY}' metadata: not an optimiser checkpoint`);
-  let parsed: OptimizerStateDict['meta'];
   try {
-    parsed = JSON.parse(meta) as OptimizerStateDict['meta'];
-  } catch {
-    throw new SafetensorsError(`loadOptimizer ${path}: the '${OPTIMIZER_META_KEY}' metadata is not valid JSON`);
+    const meta = metadata?.[OPTIMIZER_META_KEY];
+    if (!meta) throw new SafetensorsError(`loadOptimizer ${path}: no '${OPTIMIZER_META_KEY}' metadata: not an optimiser checkpoint`);
+    let parsed: OptimizerStateDict['meta'];
+    try {
+      parsed = JSON.parse(meta) as OptimizerStateDict['meta'];
+    } catch {
+      throw new SafetensorsError(`loadOptimizer ${path}: the '${OPTIMIZER_META_KEY}' metadata is not valid JSON`);
+    }
+    optimizer.loadStateDict({ tensors, meta: parsed });
+  } finally {
+    releaseAll(tensors); // loadStateDict copied what it needed
   }
-  optimizer.loadStateDict({ tensors, meta: parsed });
 }

@@ -9,12 +9,13 @@
  * them), and the tensors must tile the data area exactly, as the reference reader demands.
  * Every failure is a SafetensorsError naming the file and the tensor at fault.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Backend } from '../backend.ts';
 import { getDefaultBackend } from '../backends/default.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from '../ops/util.ts';
+import { sizeOf } from '../shape.ts';
+import { writeFileAtomic } from './atomic.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.ts';
 import { JsonSyntaxError, type JsonValue, keysInOrder, parseStrictJson } from './strict-json.ts';
 
@@ -98,11 +99,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = '<bytes>'): S
     const info = json[name]!;
     if (name === '__metadata__') {
       if (!isObject(info)) throw err('__metadata__ must be an object of strings');
-      metadata = {};
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') throw err(`__metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
       }
+      // fromEntries defines own properties: a key "__proto__" stays a key instead of setting the prototype.
+      metadata = Object.fromEntries(Object.entries(info)) as Record<string, string>;
       continue;
     }
     if (!isObject(info)) throw err(`tensor '${name}': entry must be an object`);
@@ -140,7 +141,12 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = '<bytes>'): S
   return { tensors: new Map(sorted), metadata, dataStart };
 }
 
+/** The file format is little-endian; so is every host Node runs on in practice, but check. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function decodeValues(dtype: string, bytes: Uint8Array, count: number): Float32Array {
+  // F32 on a little-endian host is one copy (slice() also gives the 4-byte alignment a view needs).
+  if (dtype === 'F32' && LITTLE_ENDIAN_HOST) return new Float32Array(bytes.slice().buffer, 0, count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   switch (dtype) {
@@ -169,7 +175,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): { tens
       throw new SafetensorsError(`safetensors ${source}: tensor '${name}' has dtype ${t.dtype}; only F32, F16, BF16 and F64 can be read as float32`);
     }
     const [begin, end] = t.dataOffsets;
-    const count = t.shape.reduce((a, b) => a * b, 1);
+    const count = sizeOf(t.shape);
     tensors.set(name, { dtype: t.dtype as ReadableDtype, shape: t.shape, values: decodeValues(t.dtype, bytes.subarray(header.dataStart + begin, header.dataStart + end), count) });
   }
   return { tensors, metadata: header.metadata };
@@ -185,7 +191,7 @@ export interface EncodeOptions {
 /** Serialises tensors (in the given order) to a safetensors byte string. */
 export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Readonly<Record<string, TensorLike>>, options: EncodeOptions = {}): Uint8Array {
   const dtype = options.dtype ?? 'F32';
-  if (!(dtype in DTYPE_BYTES) || !['F32', 'F16', 'BF16'].includes(dtype)) throw new SafetensorsError(`encodeSafetensors: cannot write dtype ${dtype} (F32, F16 or BF16)`);
+  if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new SafetensorsError(`encodeSafetensors: cannot write dtype ${dtype} (F32, F16 or BF16)`);
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, TensorLike>);
   // Header entries are kept as a list: a JS object would move integer-like names ("0") first.
   const header: [string, unknown][] = [];
@@ -202,7 +208,7 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Rea
     if (name === '__metadata__') throw new SafetensorsError("encodeSafetensors: '__metadata__' is reserved and cannot name a tensor");
     const shape = [...t.shape];
     const values = t instanceof Tensor ? t.toArray() : t.values;
-    const count = shape.reduce((a, b) => a * b, 1);
+    const count = sizeOf(shape);
     if (values.length !== count) throw new SafetensorsError(`encodeSafetensors: tensor '${name}' has shape ${JSON.stringify(shape)} but ${values.length} values`);
     header.push([name, { dtype, shape, data_offsets: [offset, offset + count * size] }]);
     blocks.push({ values, begin: offset });
@@ -218,6 +224,10 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Rea
   const dataStart = 8 + padded;
   for (const { values, begin } of blocks) {
     let at = dataStart + begin;
+    if (dtype === 'F32' && LITTLE_ENDIAN_HOST && values instanceof Float32Array) {
+      out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+      continue;
+    }
     for (let i = 0; i < values.length; i++, at += size) {
       const v = values[i]!;
       if (dtype === 'F32') view.setFloat32(at, v, true);
@@ -225,27 +235,6 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorLike> | Rea
     }
   }
   return out;
-}
-
-/** Writes bytes to a temporary file beside `path`, flushes it, then renames it over `path`. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }
 
 /** Saves tensors (a state dict) as a safetensors file; a crash mid-write never leaves a half file. */

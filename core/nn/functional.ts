@@ -24,6 +24,6 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   }
   const scale = options.scale ?? 1 / Math.sqrt(d);
   let scores = q.matmul(k.mT).mul(scale);
-  if (options.mask) scores = where(options.mask.ne(0), scores, MASKED_SCORE);
+  if (options.mask) scores = where(options.mask, scores, MASKED_SCORE); // where() takes any nonzero as true
   return scores.softmax(-1).matmul(v);
 }

@@ -1,5 +1,5 @@
 /** nn: modules, layers and initialisers (PyTorch's torch.nn, with diffusers' key names). */
-export { Module, UnaryModule, StateDictError, matchesPattern, describeParameters, type StateDict, type LoadStateDictOptions, type LoadStateDictResult, type NamePattern } from './module.ts';
+export { Module, UnaryModule, StateDictError, matchesPattern, patternMatcher, describeParameters, type StateDict, type LoadStateDictOptions, type LoadStateDictResult, type NamePattern } from './module.ts';
 export { replaceStorage, copyInto, isDenseLeaf, moveToBackend } from './parameter.ts';
 export * as init from './init.ts';
 export { scaledDotProductAttention, type AttentionOptions } from './functional.ts';

@@ -6,13 +6,14 @@
 import { full, rand, randn } from '../ops/index.ts';
 import { ArgumentError, fmtShape } from '../errors.ts';
 import type { RandomOptions } from '../random.ts';
+import { sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { copyInto } from './parameter.ts';
+import { replaceStorage } from './parameter.ts';
 
 /** fan_in and fan_out as torch computes them: dims 0 and 1 times the receptive field size. */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new ArgumentError(`init: fan in and fan out need at least 2 dimensions, got ${fmtShape(shape)}`);
-  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  const receptive = sizeOf(shape.slice(2));
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
 }
 
@@ -29,17 +30,20 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
   }
 }
 
-export function uniform_(t: Tensor, low = 0, high = 1, opts?: RandomOptions): Tensor {
-  copyInto(t, rand(t.shape, { ...opts, low, high, backend: t.backend }));
+/** Gives t the storage of `fresh`, a new dense tensor made on t's backend for it: no copy, nothing left allocated. */
+function adopt(t: Tensor, fresh: Tensor): Tensor {
+  replaceStorage(t, fresh.storage);
   return t;
+}
+
+export function uniform_(t: Tensor, low = 0, high = 1, opts?: RandomOptions): Tensor {
+  return adopt(t, rand(t.shape, { ...opts, low, high, backend: t.backend }));
 }
 export function normal_(t: Tensor, mean = 0, std = 1, opts?: RandomOptions): Tensor {
-  copyInto(t, randn(t.shape, { ...opts, mean, std, backend: t.backend }));
-  return t;
+  return adopt(t, randn(t.shape, { ...opts, mean, std, backend: t.backend }));
 }
 export function constant_(t: Tensor, value: number): Tensor {
-  copyInto(t, full(t.shape, value, { backend: t.backend }));
-  return t;
+  return adopt(t, full(t.shape, value, { backend: t.backend }));
 }
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);

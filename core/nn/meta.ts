@@ -10,6 +10,7 @@
 import type { Backend, Storage } from '../backend.ts';
 import { withBackend } from '../backends/default.ts';
 import { TensorError } from '../errors.ts';
+import { sizeOf } from '../shape.ts';
 
 class MetaStorage implements Storage {
   constructor(readonly size: number, readonly backend: Backend) {}
@@ -28,7 +29,7 @@ export class MetaBackend implements Backend {
     return new MetaStorage(size, this);
   }
   copy(view: { shape: readonly number[] }): Storage {
-    return new MetaStorage(view.shape.reduce((a, b) => a * b, 1), this);
+    return new MetaStorage(sizeOf(view.shape), this);
   }
   dispose(): void {}
   read(): Float32Array { return unavailable('read'); }

@@ -46,11 +46,25 @@ export class StateDictError extends TensorError {
 /** A name pattern: a RegExp, a predicate, or a glob where `*` matches any run of characters (dots included). */
 export type NamePattern = string | RegExp | ((name: string) => boolean);
 
-export function matchesPattern(pattern: NamePattern, name: string): boolean {
-  if (typeof pattern === 'function') return pattern(name);
-  if (pattern instanceof RegExp) return pattern.test(name);
+/** A pattern as a predicate; a glob is compiled once, not once per name tested. */
+export function patternMatcher(pattern: NamePattern): (name: string) => boolean {
+  if (typeof pattern === 'function') return pattern;
+  if (pattern instanceof RegExp) return (name) => pattern.test(name);
   const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
+  return (name) => re.test(name);
+}
+
+export function matchesPattern(pattern: NamePattern, name: string): boolean {
+  return patternMatcher(pattern)(name);
+}
+
+/**
+ * t itself when it is a leaf owning a dense storage of its size, else a leaf holding a dense copy
+ * (a contiguous slice with an offset, or a broadcast, is a view: contiguous() would not copy it).
+ */
+function ownDense(t: Tensor): Tensor {
+  const leaf = t.isLeaf ? t : t.detach();
+  return isDenseLeaf(leaf) ? leaf : leaf.clone().detach();
 }
 
 export class Module {
@@ -84,9 +98,8 @@ export class Module {
       this._parameters.set(name, null);
       return tensor;
     }
-    // A parameter must own a dense storage (updates swap it): views and computed tensors are copied or detached.
-    const leaf = tensor.isLeaf ? tensor : tensor.detach();
-    const p: Tensor = isDenseLeaf(leaf) ? leaf : leaf.contiguous().detach();
+    // A parameter must own a dense storage (updates swap it): computed tensors are detached, views copied.
+    const p = ownDense(tensor);
     p.requiresGrad = true;
     p.name ??= name;
     this._parameters.set(name, p);
@@ -96,7 +109,7 @@ export class Module {
   /** Registers a buffer: state that is saved but not trained (running statistics, fixed tables). */
   registerBuffer<T extends Tensor | null>(name: string, tensor: T, persistent = true): T {
     this.checkName('registerBuffer', name);
-    const b = tensor === null || isDenseLeaf(tensor) ? tensor : (tensor.contiguous().detach() as T);
+    const b = tensor === null ? tensor : (ownDense(tensor) as T);
     this._buffers.set(name, { tensor: b, persistent });
     return b;
   }
@@ -204,8 +217,9 @@ export class Module {
   /** The submodules (dotted name and module) whose names match a pattern, optionally of one class. */
   findModules<M extends Module = Module>(pattern: NamePattern, type?: abstract new (...args: never[]) => M): [string, M][] {
     const out: [string, M][] = [];
+    const matches = patternMatcher(pattern);
     for (const [name, m] of this.namedModules()) {
-      if (name !== '' && matchesPattern(pattern, name) && (!type || m instanceof type)) out.push([name, m as M]);
+      if (name !== '' && matches(name) && (!type || m instanceof type)) out.push([name, m as M]);
     }
     return out;
   }
@@ -272,8 +286,9 @@ export class Module {
   }
   private setTrainable(pattern: NamePattern, flag: boolean): string[] {
     const hit: string[] = [];
+    const matches = patternMatcher(pattern);
     for (const [name, p] of this.namedParameters()) {
-      if (!matchesPattern(pattern, name)) continue;
+      if (!matches(name)) continue;
       p.requiresGrad = flag;
       if (!flag) p.grad = null;
       hit.push(name);

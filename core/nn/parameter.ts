@@ -16,9 +16,9 @@ export function isDenseLeaf(t: Tensor): boolean {
 
 /**
  * Replaces the storage of `target` (a dense leaf) by `storage`, which must hold target.size
- * values in row-major order. The old storage is released when `disposeOld` (GPU memory).
+ * values in row-major order. The old storage is released (GPU memory).
  */
-export function replaceStorage(target: Tensor, storage: Storage, disposeOld = true): void {
+export function replaceStorage(target: Tensor, storage: Storage): void {
   if (!isDenseLeaf(target)) {
     throw new TensorError(`replaceStorage: ${target.name ?? 'tensor'} ${fmtShape(target.shape)} is not a dense leaf tensor; only parameters and buffers can be updated in place`);
   }
@@ -28,7 +28,7 @@ export function replaceStorage(target: Tensor, storage: Storage, disposeOld = tr
   if (storage.backend !== target.backend) {
     throw new TensorError(`replaceStorage: ${target.name ?? 'tensor'} lives on '${target.backend.name}', the new storage on '${storage.backend.name}'`);
   }
-  target._rebind(storage, disposeOld);
+  target._rebind(storage);
 }
 
 /** Copies the values of `source` (any backend, any layout, same shape) into `target` in place. */

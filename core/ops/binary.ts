@@ -50,7 +50,8 @@ export const div = binaryOp('div', (a, b, out, gy) => [
   b.requiresGrad ? gy.mul(out).div(b).neg() : null,
 ]);
 export const pow = binaryOp('pow', (a, b, out, gy) => [
-  a.requiresGrad ? gy.mul(b).mul(a.pow(b.sub(1))) : null,
+  // d/da a^b = b a^(b-1); torch masks b = 0 to 0 (else 0^-1 gives 0 * inf = NaN at a = 0).
+  a.requiresGrad ? where(b.eq(0), 0, gy.mul(b).mul(a.pow(b.sub(1)))) : null,
   // d/db a^b = a^b ln a; torch masks the 0^(b>=0) case to 0 rather than NaN.
   b.requiresGrad ? where(a.eq(0).mul(b.ge(0)), 0, gy.mul(out).mul(a.log())) : null,
 ]);

@@ -1,7 +1,7 @@
 /** Helpers shared by the op files: making results, checking backends, undoing broadcasts. */
 import type { Backend, Storage } from '../backend.ts';
 import { getDefaultBackend } from '../backends/default.ts';
-import { ArgumentError, fmtShape } from '../errors.ts';
+import { ArgumentError } from '../errors.ts';
 import { type Shape, sameShape } from '../shape.ts';
 import { Tensor, type TensorOrScalar } from '../tensor.ts';
 
@@ -45,10 +45,4 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 
 export function checkFinite(op: string, name: string, value: number): void {
   if (!Number.isFinite(value)) throw new ArgumentError(`${op}: ${name} must be a finite number, got ${value}`);
-}
-
-export function checkRank(op: string, name: string, t: Tensor, rank: number): void {
-  if (t.ndim !== rank) {
-    throw new ArgumentError(`${op}: ${name} must have rank ${rank}, got shape ${fmtShape(t.shape)}`);
-  }
 }

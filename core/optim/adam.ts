@@ -55,8 +55,8 @@ abstract class AdamBase extends Optimizer<AdamHyperParams> {
           lr: g.lr, beta1: g.beta1, beta2: g.beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, step: s.step,
         });
         replaceStorage(p, out.param);
-        s.buffers.set('exp_avg', wrap(out.m, p.shape));
-        s.buffers.set('exp_avg_sq', wrap(out.v, p.shape));
+        s.buffers.set('exp_avg', this.keep(wrap(out.m, p.shape)));
+        s.buffers.set('exp_avg_sq', this.keep(wrap(out.v, p.shape)));
         p.backend.dispose(m.storage);
         p.backend.dispose(v.storage);
       }

@@ -3,16 +3,21 @@ import { noGrad } from '../autograd.ts';
 import { ArgumentError, TensorError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 
-/** The global norm of all gradients (2-norm by default, or the max-abs norm). One readback per parameter. */
+/**
+ * The global norm of all gradients (2-norm by default, or the max-abs norm). The per-parameter
+ * norms are combined on the gradients' backend, so a GPU step reads back one number, not one
+ * per parameter.
+ */
 export function gradNorm(params: Iterable<Tensor>, normType: 2 | 'inf' = 2): number {
   return noGrad(() => {
-    let acc = 0;
+    let acc: Tensor | null = null;
     for (const p of params) {
       if (!p.grad) continue;
-      if (normType === 'inf') acc = Math.max(acc, p.grad.abs().max().item());
-      else acc += p.grad.square().sum().item();
+      const part = normType === 'inf' ? p.grad.abs().max() : p.grad.square().sum();
+      acc = acc === null ? part : normType === 'inf' ? acc.maximum(part) : acc.add(part);
     }
-    return normType === 'inf' ? acc : Math.sqrt(acc);
+    if (acc === null) return 0;
+    return normType === 'inf' ? acc.item() : Math.sqrt(acc.item());
   });
 }
 

@@ -75,6 +75,12 @@ export abstract class Optimizer<H extends Hyper> {
     return this.paramGroups.map((g) => g['lr'] as number);
   }
 
+  /** Marks a state tensor as long-lived on its backend (see Backend.keep): it must survive a tidy() around step(). */
+  protected keep(t: Tensor): Tensor {
+    t.backend.keep?.(t.storage);
+    return t;
+  }
+
   protected stateOf(p: Tensor): ParamState {
     let s = this.state.get(p);
     if (!s) this.state.set(p, (s = { step: 0, buffers: new Map() }));

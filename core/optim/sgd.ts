@@ -39,7 +39,8 @@ export class SGD extends Optimizer<SGDHyperParams> {
           if (g.momentum !== 0) {
             const prev = s.buffers.get('momentum_buffer');
             const buf = prev ? prev.mul(g.momentum).add(d.mul(1 - g.dampening)) : d.clone();
-            s.buffers.set('momentum_buffer', buf);
+            s.buffers.set('momentum_buffer', this.keep(buf));
+            prev?.dispose(); // state this optimiser owns, replaced (as Adam does with its moments)
             d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
           }
           replaceStorage(p, dense(param.sub(d.mul(g.lr))));

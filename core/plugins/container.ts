@@ -188,10 +188,11 @@ export class PluginContainer {
   private missing(token: InjectionToken<unknown>, name: string | undefined): PluginError {
     const kind = tokenKind(token);
     const names = this.names(token);
-    const others = [...this.catalogue()].filter(([k]) => k !== kind).map(([k, n]) => `${k} (${n.join(', ')})`);
     const have = names.length ? `registered ${kind} plugins: ${names.join(', ')}` : `no ${kind} plugin is registered`;
     const what = name === undefined ? `no ${kind} plugin is registered` : `no ${kind} plugin named '${name}'; ${have}`;
-    return new PluginError(`${what}. Registered kinds: ${others.length || names.length ? [...(names.length ? [`${kind} (${names.join(', ')})`] : []), ...others].join('; ') : 'none'}`);
+    // This kind first, then the others (catalogue() lists only kinds with registrations).
+    const catalogue = [...this.catalogue()].sort(([a], [b]) => Number(b === kind) - Number(a === kind));
+    return new PluginError(`${what}. Registered kinds: ${catalogue.map(([k, n]) => `${k} (${n.join(', ')})`).join('; ') || 'none'}`);
   }
 }
 

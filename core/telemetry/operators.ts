@@ -12,22 +12,35 @@ export function steps(): OperatorFunction<TrainingEvent, StepEvent> {
   return filter((e: TrainingEvent): e is StepEvent => e.type === 'step');
 }
 
+/** The state of a bias-corrected EMA: the raw moment and how many values went in. */
+interface EmaState {
+  m: number;
+  n: number;
+}
+const EMA_START: EmaState = { m: 0, n: 0 };
+
+function checkBeta(op: string, beta: number): void {
+  if (!(beta >= 0 && beta < 1)) throw new RangeError(`${op}: beta must be in [0, 1), got ${beta}`);
+}
+/** Non-finite values are skipped so one NaN loss does not poison the curve. */
+function emaUpdate(beta: number, s: EmaState, x: number): EmaState {
+  return Number.isFinite(x) ? { m: beta * s.m + (1 - beta) * x, n: s.n + 1 } : s;
+}
+/** NaN until a finite value has gone in. */
+function emaValue(beta: number, s: EmaState): number {
+  return s.n ? s.m / (1 - beta ** s.n) : NaN;
+}
+
 /**
  * Exponential moving average of a value, bias-corrected like Adam's moments (so the first
  * values are not pulled towards 0): ema_t = (beta m_{t-1} + (1 - beta) x_t) / (1 - beta^t).
  * Non-finite values are skipped so one NaN loss does not poison the curve.
  */
 export function ema<T>(beta: number, select: (value: T) => number): OperatorFunction<T, number> {
-  if (!(beta >= 0 && beta < 1)) throw new RangeError(`ema: beta must be in [0, 1), got ${beta}`);
+  checkBeta('ema', beta);
   return pipe(
-    scan((acc: { m: number; n: number; out: number }, v: T) => {
-      const x = select(v);
-      if (!Number.isFinite(x)) return acc;
-      const m = beta * acc.m + (1 - beta) * x;
-      const n = acc.n + 1;
-      return { m, n, out: m / (1 - beta ** n) };
-    }, { m: 0, n: 0, out: NaN }),
-    map((s) => s.out),
+    scan((s: EmaState, v: T) => emaUpdate(beta, s, select(v)), EMA_START),
+    map((s) => emaValue(beta, s)),
   );
 }
 
@@ -35,17 +48,22 @@ export interface SmoothedStep extends StepEvent {
   smoothedLoss: number;
 }
 
-/** Step events with an EMA of the loss attached. */
+/** Step events with an EMA of the loss attached (the ema() above, over e.loss). */
 export function smoothLoss(beta = 0.9): OperatorFunction<TrainingEvent, SmoothedStep> {
+  checkBeta('smoothLoss', beta);
   return pipe(
     steps(),
-    scan((acc: { m: number; n: number; last: SmoothedStep | null }, e: StepEvent) => {
-      if (!Number.isFinite(e.loss)) return { ...acc, last: { ...e, smoothedLoss: acc.n ? acc.m / (1 - beta ** acc.n) : NaN } };
-      const m = beta * acc.m + (1 - beta) * e.loss;
-      const n = acc.n + 1;
-      return { m, n, last: { ...e, smoothedLoss: m / (1 - beta ** n) } };
-    }, { m: 0, n: 0, last: null }),
-    map((s) => s.last!),
+    scan((acc: { s: EmaState; e: StepEvent | null }, e: StepEvent) => ({ s: emaUpdate(beta, acc.s, e.loss), e }), { s: EMA_START, e: null }),
+    map(({ s, e }) => ({ ...e!, smoothedLoss: emaValue(beta, s) })),
+  );
+}
+
+/** The last `window` step events, after each step. */
+function recentSteps(op: string, window: number): OperatorFunction<TrainingEvent, StepEvent[]> {
+  if (!Number.isInteger(window) || window < 1) throw new RangeError(`${op}: window must be an integer >= 1, got ${window}`);
+  return pipe(
+    steps(),
+    scan((recent: StepEvent[], e: StepEvent) => [...recent, e].slice(-window), []),
   );
 }
 
@@ -59,10 +77,8 @@ export interface Throughput {
 
 /** Throughput over a sliding window of steps (sum of samples / sum of step times). */
 export function throughput(window = 20): OperatorFunction<TrainingEvent, Throughput> {
-  if (!Number.isInteger(window) || window < 1) throw new RangeError(`throughput: window must be an integer >= 1, got ${window}`);
   return pipe(
-    steps(),
-    scan((recent: StepEvent[], e: StepEvent) => [...recent, e].slice(-window), []),
+    recentSteps('throughput', window),
     map((recent) => {
       const ms = recent.reduce((a, e) => a + e.stepMs, 0);
       const samples = recent.reduce((a, e) => a + e.batchSize, 0);
@@ -82,8 +98,7 @@ export interface Eta {
 /** Estimated time to finish, from totalSteps (argument, or each event's own) and recent step times. */
 export function eta(totalSteps?: number, window = 20): OperatorFunction<TrainingEvent, Eta> {
   return pipe(
-    steps(),
-    scan((recent: StepEvent[], e: StepEvent) => [...recent, e].slice(-window), []),
+    recentSteps('eta', window),
     map((recent) => {
       const last = recent.at(-1)!;
       const total = totalSteps ?? last.totalSteps ?? last.step;

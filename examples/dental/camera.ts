@@ -36,10 +36,8 @@ export function viewAxes(azimuth: number, elevation: number, roll: number): { ri
   return { right: add(scale(right0, c), scale(up0, s)), up: add(scale(up0, c), scale(right0, -s)), back };
 }
 
-/** The camera of a scene's view, framing every vertex in `positions` (world space). */
-export function frameCamera(spec: SceneSpec, positions: Float32Array, width: number, height: number): Camera {
-  const base = VIEW_ANGLES[spec.view];
-  const { right, up, back } = viewAxes(base.azimuth + spec.azimuth, base.elevation + spec.elevation, spec.roll);
+/** The extent of `positions` (world space) along the image axes `right` and `up`. */
+function extent(positions: Float32Array, right: Vec3, up: Vec3): { minX: number; maxX: number; minY: number; maxY: number } {
   let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
   for (let v = 0; v < positions.length; v += 3) {
     const p: Vec3 = [positions[v]!, positions[v + 1]!, positions[v + 2]!];
@@ -49,6 +47,14 @@ export function frameCamera(spec: SceneSpec, positions: Float32Array, width: num
     if (y < minY) minY = y;
     if (y > maxY) maxY = y;
   }
+  return { minX, maxX, minY, maxY };
+}
+
+/** The camera of a scene's view, framing every vertex in `positions` (world space). */
+export function frameCamera(spec: SceneSpec, positions: Float32Array, width: number, height: number): Camera {
+  const base = VIEW_ANGLES[spec.view];
+  const { right, up, back } = viewAxes(base.azimuth + spec.azimuth, base.elevation + spec.elevation, spec.roll);
+  const { minX, maxX, minY, maxY } = extent(positions, right, up);
   const pixelsPerUnit = Math.min((width * 0.92 * spec.zoom) / (maxX - minX), (height * 0.92 * spec.zoom) / (maxY - minY));
   const cx = (minX + maxX) / 2 - (spec.panX * width) / pixelsPerUnit;
   const cy = (minY + maxY) / 2 - (spec.panY * height) / pixelsPerUnit;
@@ -61,13 +67,7 @@ export function lightCamera(direction: Vec3, positions: Float32Array, size: numb
   const hint: Vec3 = Math.abs(back[2]) > 0.9 ? [0, 1, 0] : [0, 0, 1];
   const right = normalize(cross(hint, back));
   const up = cross(back, right);
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-  for (let v = 0; v < positions.length; v += 3) {
-    const p: Vec3 = [positions[v]!, positions[v + 1]!, positions[v + 2]!];
-    const x = dot(p, right), y = dot(p, up);
-    minX = Math.min(minX, x); maxX = Math.max(maxX, x);
-    minY = Math.min(minY, y); maxY = Math.max(maxY, y);
-  }
+  const { minX, maxX, minY, maxY } = extent(positions, right, up);
   const pixelsPerUnit = (size * 0.98) / Math.max(maxX - minX, maxY - minY);
   return { width: size, height: size, right, up, back, center: add(scale(right, (minX + maxX) / 2), scale(up, (minY + maxY) / 2)), pixelsPerUnit };
 }

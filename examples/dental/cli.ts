@@ -14,8 +14,7 @@ import cliProgress from 'cli-progress';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../plugins/blenders/index.ts';
 import { DentalDataset } from './dataset.ts';
 import { generateDataset } from './generate.ts';
-import { encodePng } from './image-io.ts';
-import { blendPreviewGrid, sampleGrid } from './preview.ts';
+import { blendPreviewPng, sampleGridPng } from './preview.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -25,6 +24,11 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
     }
     return n;
   };
+}
+
+/** A comma-separated list of sample indices. */
+function indexList(value: string): number[] {
+  return value.split(',').map((s) => integer(0)(s));
 }
 
 /** `key=value` pairs into an options object; values are read as JSON when they parse (numbers, arrays), else strings. */
@@ -46,12 +50,13 @@ const blenderNames = registeredBlenders(blenders).map((b) => b.name);
 
 function pickBlenders(list: string | undefined) {
   const names = list ? list.split(',').map((s) => s.trim()).filter(Boolean) : blenderNames;
+  if (names.length === 0) throw new InvalidArgumentError(`--blenders: no blender named in "${list}"; registered: ${blenderNames.join(', ')}`);
   return names.map((n) => blenderByName(blenders, n));
 }
 
-async function writeImage(path: string, image: Parameters<typeof encodePng>[0]): Promise<void> {
+async function writePngFile(path: string, png: Buffer): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, await encodePng(image));
+  await writeFile(path, png);
 }
 
 const program = new Command()
@@ -88,11 +93,15 @@ program
           etaBuffer: 50, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: true,
         }, cliProgress.Presets.shades_classic)
       : null;
-    bar?.start(o.count, 0);
+    // Ctrl-C stops between samples and removes the partial output (a second Ctrl-C kills at once)
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort(new Error('generate: interrupted; nothing was written to ' + o.out)));
     try {
       const r = await generateDataset({
         outDir: o.out, count: o.count, seed: o.seed, width, height, blender: o.blender, blenderOptions: o.blendOption,
-        workers: o.workers, overwrite: o.overwrite, onProgress: (done) => bar?.update(done),
+        workers: o.workers, overwrite: o.overwrite, signal: stop.signal,
+        // started at the first sample, so an early error (a non-empty folder, a bad option) prints no empty bar
+        onProgress: (done) => (done === 1 ? bar?.start(o.count, 1) : bar?.update(done)),
       });
       bar?.stop();
       console.log(`wrote ${r.records.length} samples (${width}x${height}, seed ${o.seed}, blender ${o.blender}) to ${o.out} in ${r.seconds.toFixed(1)} s`);
@@ -115,8 +124,7 @@ program
   .action(async (o: { out: string; from?: string; seed: number; samples: number; first: number; size: number; blenders?: string }) => {
     const chosen = pickBlenders(o.blenders);
     const indices = Array.from({ length: o.samples }, (_, i) => o.first + i);
-    const grid = await blendPreviewGrid({ seed: o.seed, indices, width: o.size, height: o.size, ...(o.from ? { from: o.from } : {}) }, chosen);
-    await writeImage(o.out, grid);
+    await writePngFile(o.out, await blendPreviewPng({ seed: o.seed, indices, width: o.size, height: o.size, ...(o.from ? { from: o.from } : {}) }, chosen));
     console.log(`wrote ${o.out}: ${indices.length} rows of lighting | segmentation | ${chosen.map((b) => b.name).join(' | ')}`);
   });
 
@@ -125,13 +133,12 @@ program
   .description('Write a PNG grid of generated samples, one a row: target | lighting | segmentation | depth | normal | edges | blends.')
   .option('-o, --out <file>', 'output PNG', 'runs/dental-preview.png')
   .option('-s, --seed <n>', 'random seed', integer(0), 0)
-  .option('--indices <list>', 'comma-separated sample indices (jaw/view cycle every 10)', '0,1,2,3,4,5,6,7,8,9')
+  .option('--indices <list>', 'comma-separated sample indices (jaw/view cycle every 10)', indexList, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   .option('--size <px>', 'tile width and height in pixels', integer(16, 1024), 128)
   .option('--blenders <list>', 'comma-separated blenders to add as columns', 'alpha,multiply,mask-composite')
-  .action(async (o: { out: string; seed: number; indices: string; size: number; blenders: string }) => {
-    const indices = o.indices.split(',').map((s) => integer(0)(s));
-    await writeImage(o.out, sampleGrid(o.seed, indices, o.size, o.size, pickBlenders(o.blenders)));
-    console.log(`wrote ${o.out}: ${indices.length} samples`);
+  .action(async (o: { out: string; seed: number; indices: number[]; size: number; blenders: string }) => {
+    await writePngFile(o.out, await sampleGridPng(o.seed, o.indices, o.size, o.size, pickBlenders(o.blenders)));
+    console.log(`wrote ${o.out}: ${o.indices.length} samples`);
   });
 
 program

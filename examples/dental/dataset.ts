@@ -98,12 +98,16 @@ async function insideRoot(root: string, realRoot: string, p: string, where: stri
   if (isAbsolute(p)) throw new DentalDataError(`${where}: path "${p}" is absolute; paths must be relative to the dataset folder ${root}`);
   const full = resolve(root, p);
   const rel = relative(root, full);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new DentalDataError(`${where}: path "${p}" escapes the dataset folder ${root}`);
-  if (await exists(full)) {
-    const real = await realpath(full);
-    if (real !== realRoot && !real.startsWith(realRoot + sep)) throw new DentalDataError(`${where}: path "${p}" links outside the dataset folder ${root}`);
-  }
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new DentalDataError(`${where}: path "${p}" escapes the dataset folder ${root}`);
+  if (await linksOutside(realRoot, full)) throw new DentalDataError(`${where}: path "${p}" links outside the dataset folder ${root}`);
   return full;
+}
+
+/** Whether an existing `file` resolves (through symbolic links, of the file or of a folder on its way) outside `realRoot`. */
+async function linksOutside(realRoot: string, file: string): Promise<boolean> {
+  if (!(await exists(file))) return false;
+  const real = await realpath(file);
+  return real !== realRoot && !real.startsWith(realRoot + sep);
 }
 
 async function listImages(dir: string): Promise<Map<string, string>> {
@@ -160,7 +164,8 @@ export class DentalDataset implements Dataset<DentalSample> {
     if (!['none', 'always', 'random'].includes(o.flip)) throw new DentalDataError(`DentalDataset: option flip must be none, always or random, got ${o.flip}`);
 
     const absRoot = resolve(root);
-    if (!(await exists(absRoot)) || !(await stat(absRoot)).isDirectory()) throw new DentalDataError(`DentalDataset: dataset folder ${absRoot} does not exist`);
+    if (!(await exists(absRoot))) throw new DentalDataError(`DentalDataset: dataset folder ${absRoot} does not exist`);
+    if (!(await stat(absRoot)).isDirectory()) throw new DentalDataError(`DentalDataset: ${absRoot} is a file, not a dataset folder`);
     const realRoot = await realpath(absRoot);
     const skipped: Array<{ file: string; reason: string }> = [];
     const fail = (file: string, reason: string): void => {
@@ -232,7 +237,6 @@ export class DentalDataset implements Dataset<DentalSample> {
           } catch (e) {
             throw new DentalDataError(`${rel}: ${(e as Error).message}`);
           }
-          await insideRoot(absRoot, realRoot, rel, rel);
           candidates.push({ name: rel, prompt: '', jaw: parsed.jaw, view: parsed.view, target, lighting: l, segmentation: s });
         } catch (e) {
           if (!(e instanceof DentalDataError)) throw e;
@@ -261,6 +265,8 @@ export class DentalDataset implements Dataset<DentalSample> {
           if (!file) continue;
           const rel = relative(absRoot, file);
           if (!(await exists(file))) throw new DentalDataError(`missing pair: ${role} image ${rel} of sample ${e.name} does not exist`);
+          // Files found by listing a folder (maps, the folders layout's targets) may be links too.
+          if (await linksOutside(realRoot, file)) throw new DentalDataError(`${role} image ${rel} of sample ${e.name} links outside the dataset folder ${absRoot}`);
           let meta;
           try {
             meta = await sharp(file).metadata();
@@ -298,8 +304,8 @@ export class DentalDataset implements Dataset<DentalSample> {
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     const nVal = Math.round(entries.length * o.valFraction);
-    const chosen = o.split === 'all' ? order.slice().sort((a, b) => a - b) : o.split === 'val' ? order.slice(0, nVal) : order.slice(nVal);
-    return new DentalDataset(absRoot, layout, chosen.map((i) => entries[i]!), skipped, o);
+    const chosen = o.split === 'all' ? entries : (o.split === 'val' ? order.slice(0, nVal) : order.slice(nVal)).map((i) => entries[i]!);
+    return new DentalDataset(absRoot, layout, chosen, skipped, o);
   }
 
   /** Whether sample `index` is served mirrored. */

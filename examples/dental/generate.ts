@@ -9,9 +9,13 @@
  *
  * Samples depend only on (seed, index), so they can be rendered in any order and in parallel
  * (worker threads, each taking every k-th index) and the bytes are the same either way.
+ *
+ * Everything is written into a hidden staging folder beside <out> and moved into place when the
+ * last file is written (one rename when <out> is new or empty), so a run that fails or is stopped
+ * never leaves a folder that the loader would read as a smaller, complete dataset.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
 import { encodePng } from './image-io.ts';
@@ -30,6 +34,8 @@ export interface GenerateOptions {
   /** Write into a folder that already has files. */
   overwrite?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Stops the run (between samples; worker threads are terminated); nothing is left in the output folder. */
+  signal?: AbortSignal;
 }
 
 export interface PromptRecord {
@@ -62,15 +68,57 @@ function checkOptions(o: GenerateOptions): void {
   blenderFor(o.blender); // fails early, listing the blenders, on an unknown name
 }
 
+/** The entries of `dir`, or none when it does not exist yet. */
+async function entriesOf(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Moves the finished dataset from `staging` to `outDir`: one rename if `outDir` is new or empty, else file by file with prompt.json and dataset.json last. */
+async function publish(staging: string, outDir: string, outHasFiles: boolean): Promise<void> {
+  if (!outHasFiles) {
+    await rmdir(outDir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    await rename(staging, outDir);
+    return;
+  }
+  for (const m of MAP_NAMES) {
+    await mkdir(join(outDir, m), { recursive: true });
+    for (const f of await readdir(join(staging, m))) await rename(join(staging, m, f), join(outDir, m, f));
+  }
+  for (const f of ['prompt.json', 'dataset.json']) await rename(join(staging, f), join(outDir, f));
+  await rm(staging, { recursive: true, force: true });
+}
+
 export async function generateDataset(o: GenerateOptions): Promise<{ records: PromptRecord[]; seconds: number }> {
   checkOptions(o);
   const started = performance.now();
-  await mkdir(o.outDir, { recursive: true });
-  const existing = await readdir(o.outDir);
+  const existing = await entriesOf(o.outDir);
   if (existing.length > 0 && !o.overwrite) {
     throw new Error(`generate: output folder ${o.outDir} is not empty (${existing.length} entries); pick an empty one or pass --overwrite`);
   }
-  for (const m of MAP_NAMES) await mkdir(join(o.outDir, m), { recursive: true });
+  // the staging folder goes beside the real folder (through a link), so the final renames stay on one file system
+  const outDir = await realpath(o.outDir).catch(() => resolve(o.outDir));
+  await mkdir(dirname(outDir), { recursive: true });
+  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
+  try {
+    const records = await writeAll(staging, o);
+    await publish(staging, outDir, existing.length > 0);
+    return { records, seconds: (performance.now() - started) / 1000 };
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Renders every sample into `dir` (an empty folder), then writes prompt.json and dataset.json. */
+async function writeAll(dir: string, o: GenerateOptions): Promise<PromptRecord[]> {
+  for (const m of MAP_NAMES) await mkdir(join(dir, m));
   const records: PromptRecord[] = new Array(o.count);
   let done = 0;
   const tick = () => o.onProgress?.(++done, o.count);
@@ -78,30 +126,40 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
   const sampleOptions = { seed: o.seed, width: o.width, height: o.height, blender: o.blender, blenderOptions: o.blenderOptions };
   if (workers <= 1) {
     for (let i = 0; i < o.count; i++) {
-      records[i] = await writeSample(o.outDir, i, sampleOptions);
+      o.signal?.throwIfAborted();
+      records[i] = await writeSample(dir, i, sampleOptions);
       tick();
     }
   } else {
-    await Promise.all(
-      Array.from({ length: workers }, (_, w) => new Promise<void>((resolve, reject) => {
-        // The worker module is TypeScript: a tiny bootstrap registers tsx in the thread, then imports it.
-        const entry = new URL('./generate-worker.ts', import.meta.url).href;
-        const tsxApi = import.meta.resolve('tsx/esm/api'); // absolute, so the thread finds it from any cwd
-        const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-        const worker = new Worker(bootstrap, {
-          eval: true,
-          workerData: { outDir: o.outDir, first: w, step: workers, count: o.count, options: sampleOptions },
-        });
+    // The worker module is TypeScript: a tiny bootstrap registers tsx in the thread, then imports it.
+    const entry = new URL('./generate-worker.ts', import.meta.url).href;
+    const tsxApi = import.meta.resolve('tsx/esm/api'); // absolute, so the thread finds it from any cwd
+    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+    const threads = Array.from({ length: workers }, (_, w) => new Worker(bootstrap, {
+      eval: true,
+      workerData: { outDir: dir, first: w, step: workers, count: o.count, options: sampleOptions },
+    }));
+    const aborted = new Promise<never>((_, reject) => {
+      if (o.signal?.aborted) reject(o.signal.reason);
+      o.signal?.addEventListener('abort', () => reject(o.signal!.reason), { once: true });
+    });
+    aborted.catch(() => {}); // it only matters inside the race below
+    try {
+      await Promise.race([aborted, Promise.all(threads.map((worker, w) => new Promise<void>((resolve, reject) => {
         worker.on('message', (m: { index: number; record: PromptRecord }) => {
           records[m.index] = m.record;
           tick();
         });
         worker.on('error', reject);
         worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generate: worker ${w} exited with code ${code}`))));
-      })),
-    );
+      })))]);
+    } catch (e) {
+      // a thread failed or the run was stopped: end the threads before the caller removes the folder they write into
+      await Promise.all(threads.map((t) => t.terminate()));
+      throw e;
+    }
   }
-  await writeFile(join(o.outDir, 'prompt.json'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeFile(join(dir, 'prompt.json'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const meta = {
     generator: 'ctrlora-ts examples/dental procedural generator',
     seed: o.seed, count: o.count, width: o.width, height: o.height,
@@ -109,6 +167,6 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
     maps: MAP_NAMES,
     layout: 'CtrLoRA prompt.json (JSON Lines: source, target, prompt) plus one folder per map, files matched by name',
   };
-  await writeFile(join(o.outDir, 'dataset.json'), JSON.stringify(meta, null, 2) + '\n');
-  return { records, seconds: (performance.now() - started) / 1000 };
+  await writeFile(join(dir, 'dataset.json'), JSON.stringify(meta, null, 2) + '\n');
+  return records;
 }

@@ -37,12 +37,3 @@ export function toothColor(fdi: number): Rgb {
   if (!c) throw new RangeError(`toothColor: ${fdi} is not an FDI number this palette knows (11-17, 21-27, 31-37, 41-47)`);
   return c;
 }
-
-/** All palette entries, for legends and for matching a segmentation map back to labels. */
-export function paletteEntries(): Array<{ label: string; color: Rgb }> {
-  return [
-    { label: 'background', color: BACKGROUND_COLOR },
-    { label: 'gum', color: GUM_COLOR },
-    ...FDI_NUMBERS.map((fdi) => ({ label: `tooth ${fdi}`, color: toothColor(fdi) })),
-  ];
-}

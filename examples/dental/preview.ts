@@ -1,11 +1,12 @@
 /**
- * Preview grids: `blendPreviewGrid` lays out lighting | segmentation | each blend for some
- * samples (generated, or read from a dataset folder); `sampleGrid` lays out every map of some
- * generated samples (target, lighting, segmentation, depth, normal, edges, then blends).
+ * Preview grids as PNGs with a header row naming the columns: `blendPreviewPng` lays out
+ * lighting | segmentation | each blend for some samples (generated, or read from a dataset
+ * folder); `sampleGridPng` lays out every map of some generated samples (target, lighting,
+ * segmentation, depth, normal, edges, then blends).
  */
 import type { ConditionBlender, Image } from '../../core/plugins/tokens.ts';
 import { DentalDataset } from './dataset.ts';
-import { gridImage } from './image-io.ts';
+import { labelledGridPng } from './image-io.ts';
 import { generateSample } from './sample.ts';
 
 export interface PreviewSource {
@@ -37,22 +38,22 @@ async function pairs(src: PreviewSource, blender: ConditionBlender): Promise<Arr
 }
 
 /** Rows of lighting | segmentation | blend(lighting, segmentation) for each blender. */
-export async function blendPreviewGrid(src: PreviewSource, blenders: ConditionBlender[]): Promise<Image> {
+export async function blendPreviewPng(src: PreviewSource, blenders: ConditionBlender[]): Promise<Buffer> {
   const rows = (await pairs(src, blenders[0]!)).map(({ lighting, segmentation }) => [
     lighting,
     segmentation,
     ...blenders.map((b) => b.blend(lighting, segmentation)),
   ]);
   if (rows.length === 0) throw new Error('blend-preview: no samples to show');
-  return gridImage(rows);
+  return labelledGridPng(rows, ['lighting', 'segmentation', ...blenders.map((b) => b.name)]);
 }
 
 /** Rows of target | lighting | segmentation | depth | normal | edges | blends, one generated sample a row. */
-export function sampleGrid(seed: number, indices: number[], width: number, height: number, blenders: ConditionBlender[]): Image {
+export async function sampleGridPng(seed: number, indices: number[], width: number, height: number, blenders: ConditionBlender[]): Promise<Buffer> {
   const rows = indices.map((i) => {
     const s = generateSample(i, { seed, width, height, blender: blenders[0]! });
     const m = s.maps;
     return [m.target, m.lighting, m.segmentation, m.depth, m.normal, m.edges, ...blenders.map((b) => b.blend(m.lighting, m.segmentation))];
   });
-  return gridImage(rows);
+  return labelledGridPng(rows, ['target', 'lighting', 'segmentation', 'depth', 'normal', 'edges', ...blenders.map((b) => b.name)]);
 }

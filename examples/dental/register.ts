@@ -45,8 +45,19 @@ function pickBlender(container: PluginContainer, name: string): ConditionBlender
   return blenderByName(blenderContainer(), name);
 }
 
+const COMMON_OPTIONS = ['blender', 'blenderOptions', 'width', 'height'];
+const LOADER_OPTIONS = ['root', 'split', 'valFraction', 'splitSeed', 'flip', 'flipSeed', 'verify', 'skipInvalid'];
+const PROCEDURAL_OPTIONS = ['count', 'seed'];
+
 /** The recipe-plugin entry point (see the module comment for the options). */
 export async function register(container: PluginContainer, options: Readonly<Record<string, unknown>> = {}): Promise<void> {
+  // An option the chosen dataset does not read (a typo, or a loader option without `root`) is an error, not ignored.
+  const known = [...COMMON_OPTIONS, ...(options.root !== undefined ? LOADER_OPTIONS : PROCEDURAL_OPTIONS)];
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length) {
+    const which = options.root !== undefined ? `the dataset folder loader (with "root")` : `the procedural dataset (no "root")`;
+    throw new Error(`examples/dental/register.ts: unknown option ${unknown.map((k) => `"${k}"`).join(', ')} for ${which}; it takes ${known.map((k) => `"${k}"`).join(', ')}`);
+  }
   const { root, blender = 'mask-composite', blenderOptions, count = 2000, seed = 0, width = 128, height, ...rest } = options as Record<string, never>;
   const chosen = pickBlender(container, blender);
   if (root !== undefined) {

@@ -326,7 +326,7 @@ export function buildJaw(spec: SceneSpec): Mesh {
   if (spec.jaw === 'upper') {
     // Palate: a vault from the lingual gum slope to the middle of the arch, away from the teeth.
     const centreY = arch.at(halfLength * 0.55).point[1];
-        const rows = 12;
+    const rows = 12;
     const palate = gridMesh(along, rows, false, PART_PALATE, (i, r) => {
       const f = frames[i]!;
       const [off, z0] = profile[4]!(f.halfDepth, f.height, f.smooth); // where the lingual wall meets the shoulder

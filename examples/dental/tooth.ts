@@ -63,10 +63,6 @@ const LOWER: ReadonlyArray<[ToothKind, number, number, number]> = [
   ['molar', 10.4, 9.8, 5.0],
 ];
 
-export function toothKindOf(position: number): ToothKind {
-  return UPPER[position - 1]![0];
-}
-
 /** The crown shape of FDI position `position` (1..7) of a jaw, scaled by `size`. */
 export function toothShape(jaw: 'upper' | 'lower', position: number, size: number): ToothShape {
   const row = (jaw === 'upper' ? UPPER : LOWER)[position - 1];

@@ -71,8 +71,13 @@ export async function runExample(options: ExampleOptions = {}): Promise<{ first:
     if (step % 5 === 0 || step === steps - 1) console.log(`step ${step}: loss ${last.toFixed(4)} (unweighted ${info.unweightedLoss.toFixed(4)}, t = ${info.timesteps.join(', ')})`);
   }
 
-  // 4. Sampling: DDIM, guidance 3, the condition kept in the unconditional branch.
-  const pipeline = new DiffusionPipeline({ vae, unet, textEncoder, tokenizer, controlnet, schedulers: schedulerPlugins }, { schedulerConfig: schedule });
+  // 4. Sampling: DDIM as SD1.5 / CtrLoRA configure it (no clipping of the predicted latent,
+  // alpha-bar_0 after the last step, steps offset 1), guidance 3, the condition kept in the
+  // unconditional branch.
+  const pipeline = new DiffusionPipeline({ vae, unet, textEncoder, tokenizer, controlnet, schedulers: schedulerPlugins }, {
+    schedulerConfig: schedule,
+    schedulerOverrides: { ddim: { clipSample: false, setAlphaToOne: false, stepsOffset: 1 } },
+  });
   const { images } = pipeline.sample({
     prompt: prompts, conditions: [{ image: data.conditions }], scheduler: 'ddim', steps: options.samplingSteps ?? 10, guidanceScale: 3, seed: 1,
   });

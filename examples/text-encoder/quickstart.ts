@@ -20,7 +20,7 @@ console.log(`vocab: ${tokenizer.vocabSize} entries (4 specials + ${tokenizer.voc
 console.log('tokens:', tokenizer.tokenize(prompts[0]!).slice(0, 12).join(' '), '...');
 
 const file = join(mkdtempSync(join(tmpdir(), 'tok-')), 'tokenizer.json');
-tokenizer.save(file);
+await tokenizer.save(file);
 const reloaded = WordTokenizer.load(file);
 
 const encoder = new ClipTextModel('tiny', { vocabSize: reloaded.vocabSize }, { seed: 0 });

@@ -5,7 +5,7 @@
  * `background`). mode "rgba" (4 channels): lighting luminance then the segmentation's RGB.
  */
 import type { ConditionBlender, Image } from '../../core/plugins/tokens.ts';
-import { channel, checkPair, clamp01, colorOption, luminanceAt, makeImage } from './pixels.ts';
+import { channel, checkOptionNames, checkPair, clamp01, colorOption, luminanceAt, makeImage } from './pixels.ts';
 import { DEFAULT_BACKGROUND } from './mask-composite.ts';
 
 export class ChannelStackBlender implements ConditionBlender {
@@ -13,6 +13,7 @@ export class ChannelStackBlender implements ConditionBlender {
   blend(lighting: Image, segmentation: Image, options?: Readonly<Record<string, unknown>>): Image {
     const op = 'channel-stack blender';
     checkPair(op, lighting, segmentation);
+    checkOptionNames(op, options, ['mode', 'background']);
     const mode = options?.mode ?? 'rgb';
     if (mode !== 'rgb' && mode !== 'rgba') throw new RangeError(`${op}: option "mode" must be "rgb" or "rgba", got ${JSON.stringify(mode)}`);
     const bg = colorOption(op, options, 'background', DEFAULT_BACKGROUND).map((v) => v / 255);

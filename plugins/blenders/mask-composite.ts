@@ -8,7 +8,7 @@
  * black), gum ([r,g,b], default the palette's gum colour).
  */
 import type { ConditionBlender, Image } from '../../core/plugins/tokens.ts';
-import { channel, checkPair, clamp01, colorOption, luminanceAt, makeImage, numberOption } from './pixels.ts';
+import { channel, checkOptionNames, checkPair, clamp01, colorOption, luminanceAt, makeImage, numberOption } from './pixels.ts';
 
 export const DEFAULT_GUM: readonly [number, number, number] = [255, 96, 128];
 export const DEFAULT_BACKGROUND: readonly [number, number, number] = [0, 0, 0];
@@ -37,6 +37,7 @@ export class MaskCompositeBlender implements ConditionBlender {
   blend(lighting: Image, segmentation: Image, options?: Readonly<Record<string, unknown>>): Image {
     const op = 'mask-composite blender';
     checkPair(op, lighting, segmentation);
+    checkOptionNames(op, options, ['floor', 'tolerance', 'background', 'gum']);
     const floor = numberOption(op, options, 'floor', 0.25, 0, 1);
     const mask = teethMask(segmentation, options, op);
     const out = makeImage(lighting.width, lighting.height, 3);

@@ -60,6 +60,14 @@ export function blendRgb(op: string, lighting: Image, segmentation: Image, f: (l
   return out;
 }
 
+/** Refuses option names the plugin does not read, so a typo (`wieght=0.3`) is an error rather than a silent default. */
+export function checkOptionNames(op: string, options: Readonly<Record<string, unknown>> | undefined, known: readonly string[]): void {
+  const unknown = Object.keys(options ?? {}).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return;
+  const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+  throw new RangeError(`${op}: unknown option ${list(unknown)}; it takes ${known.length ? list(known) : 'no options'}`);
+}
+
 /** A number option with a default and a range; the error names the plugin and the option. */
 export function numberOption(
   op: string,

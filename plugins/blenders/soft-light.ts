@@ -3,7 +3,7 @@
  * a gentler overlay (light 0.5 leaves the colour as it is).
  */
 import type { ConditionBlender, Image } from '../../core/plugins/tokens.ts';
-import { blendRgb } from './pixels.ts';
+import { blendRgb, checkOptionNames } from './pixels.ts';
 
 export function softLight(backdrop: number, source: number): number {
   if (source <= 0.5) return backdrop - (1 - 2 * source) * backdrop * (1 - backdrop);
@@ -13,7 +13,8 @@ export function softLight(backdrop: number, source: number): number {
 
 export class SoftLightBlender implements ConditionBlender {
   readonly name = 'soft-light';
-  blend(lighting: Image, segmentation: Image): Image {
+  blend(lighting: Image, segmentation: Image, options?: Readonly<Record<string, unknown>>): Image {
+    checkOptionNames('soft-light blender', options, []);
     return blendRgb('soft-light blender', lighting, segmentation, (l, s) => softLight(s, l));
   }
 }

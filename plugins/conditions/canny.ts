@@ -6,46 +6,17 @@
  * Options: low (default 100), high (200), sigma (blur, default 0.8; 0 for none), channels (1 or 3, default 3).
  */
 import type { ConditionExtractor, Image } from '../../core/plugins/tokens.ts';
-import { checkImage, luminanceAt, makeImage, numberOption } from '../blenders/pixels.ts';
-
-export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: number): Float32Array {
-  if (sigma <= 0) return src;
-  const r = Math.max(1, Math.ceil(2.5 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i] = k[i]! / sum;
-  const tmp = new Float32Array(w * h), out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let acc = 0;
-      for (let i = -r; i <= r; i++) acc += k[i + r]! * src[y * w + Math.min(w - 1, Math.max(0, x + i))]!;
-      tmp[y * w + x] = acc;
-    }
-  }
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let acc = 0;
-      for (let i = -r; i <= r; i++) acc += k[i + r]! * tmp[Math.min(h - 1, Math.max(0, y + i)) * w + x]!;
-      out[y * w + x] = acc;
-    }
-  }
-  return out;
-}
+import { checkImage, checkOptionNames, makeImage, numberOption } from '../blenders/pixels.ts';
+import { gaussianBlur, lumaPlane, sobel } from './filters.ts';
 
 /** Binary edge map (1 on edges) of a grey image with values in [0, 1]. */
 export function cannyEdges(grey: Float32Array, w: number, h: number, low: number, high: number, sigma: number): Uint8Array {
-  const g = gaussianBlur(grey, w, h, sigma);
+  const { gx, gy } = sobel(gaussianBlur(grey, w, h, sigma), w, h);
   const mag = new Float32Array(w * h), dir = new Uint8Array(w * h);
-  const at = (x: number, y: number) => g[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]! * 255;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const gx = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
-      const gy = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
-      mag[y * w + x] = Math.hypot(gx, gy);
-      const angle = ((Math.atan2(gy, gx) * 180) / Math.PI + 180) % 180;
-      dir[y * w + x] = angle < 22.5 || angle >= 157.5 ? 0 : angle < 67.5 ? 1 : angle < 112.5 ? 2 : 3;
-    }
+  for (let k = 0; k < w * h; k++) {
+    mag[k] = Math.hypot(gx[k]!, gy[k]!) * 255; // in 8-bit units, as OpenCV's thresholds
+    const angle = ((Math.atan2(gy[k]!, gx[k]!) * 180) / Math.PI + 180) % 180;
+    dir[k] = angle < 22.5 || angle >= 157.5 ? 0 : angle < 67.5 ? 1 : angle < 112.5 ? 2 : 3;
   }
   const steps: Array<[number, number]> = [[1, 0], [1, 1], [0, 1], [-1, 1]];
   const state = new Uint8Array(w * h); // 0 none, 1 weak, 2 strong
@@ -84,6 +55,7 @@ export class CannyExtractor implements ConditionExtractor {
   extract(image: Image, options?: Readonly<Record<string, unknown>>): Image {
     const op = 'canny';
     checkImage(op, 'image', image);
+    checkOptionNames(op, options, ['low', 'high', 'sigma', 'channels']);
     const low = numberOption(op, options, 'low', 100, 0);
     const high = numberOption(op, options, 'high', 200, 0);
     if (high < low) throw new RangeError(`canny: option "high" (${high}) must be >= "low" (${low})`);
@@ -91,9 +63,7 @@ export class CannyExtractor implements ConditionExtractor {
     const channels = numberOption(op, options, 'channels', 3);
     if (channels !== 1 && channels !== 3) throw new RangeError(`canny: option "channels" must be 1 or 3, got ${channels}`);
     const { width: w, height: h } = image;
-    const grey = new Float32Array(w * h);
-    for (let p = 0; p < w * h; p++) grey[p] = luminanceAt(image, p);
-    const edges = cannyEdges(grey, w, h, low, high, sigma);
+    const edges = cannyEdges(lumaPlane(image), w, h, low, high, sigma);
     const out = makeImage(w, h, channels);
     for (let p = 0; p < w * h; p++) for (let c = 0; c < channels; c++) out.data[p * channels + c] = edges[p]!;
     return out;

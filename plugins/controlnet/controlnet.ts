@@ -10,11 +10,12 @@
  */
 import { Conv2d, Module, ModuleList, type LayerOptions, type Tensor, ShapeError, copyInto, noGrad } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
+import { sameShape } from '../../core/shape.ts';
 import type { Generator } from '../../core/index.ts';
 import { type DownBlock, type MidBlock } from '../unet/blocks.ts';
 import { type UNetConfig, type UNetPreset, resolveUNetConfig } from '../unet/config.ts';
-import { TimestepEmbedding, timestepList, timestepSinusoids } from '../unet/embeddings.ts';
-import { type ModelBuildOptions, type UNet2DConditionModel, buildEncoderParts, layerOptions, skipChannels } from '../unet/unet.ts';
+import type { TimestepEmbedding } from '../unet/embeddings.ts';
+import { type ModelBuildOptions, type UNet2DConditionModel, buildEncoderParts, checkEncoderHiddenStates, embedTimesteps, layerOptions, runDownBlocks, skipChannels } from '../unet/unet.ts';
 import { ControlNetConditioningEmbedding } from './condition-embedding.ts';
 import { zeroConv } from './zero-conv.ts';
 
@@ -71,7 +72,7 @@ export abstract class ControlNetEncoder extends Module {
         if (!/^(conv_in|time_embedding|down_blocks|mid_block)\./.test(key)) continue;
         const src = source.get(key);
         if (!src) throw new ShapeError(`${this.typeName}.fromUnet: the UNet has no '${key}'; the configurations differ`);
-        if (fmtShape(src.shape) !== fmtShape(target.shape)) {
+        if (!sameShape(src.shape, target.shape)) {
           throw new ShapeError(`${this.typeName}.fromUnet: '${key}' is ${fmtShape(target.shape)} here and ${fmtShape(src.shape)} in the UNet`);
         }
         copyInto(target, src);
@@ -84,19 +85,10 @@ export abstract class ControlNetEncoder extends Module {
   /** Runs the encoder from conv_in's output h0 and applies the zero convs and the scale. */
   protected residuals(h0: Tensor, timesteps: Tensor | number | readonly number[], context: Tensor, options: ControlNetForwardOptions): ControlNetResiduals {
     const n = h0.shape[0]!;
-    if (context.ndim !== 3 || context.shape[0] !== n || context.shape[2] !== this.config.crossAttentionDim) {
-      throw new ShapeError(`${this.typeName}: encoderHiddenStates must be [${n}, L, ${this.config.crossAttentionDim}], got ${fmtShape(context.shape)}`);
-    }
-    const ts = timestepList(timesteps, n, this.typeName);
-    const temb = this.time_embedding.forward(timestepSinusoids(ts, this.config.blockOutChannels[0]!, h0.backend, { flipSinToCos: this.config.flipSinToCos, downscaleFreqShift: this.config.freqShift }));
-    let h = h0;
-    const skips: Tensor[] = [h];
-    for (const block of this.down_blocks) {
-      const r = block.forward(h, temb, context);
-      h = r.hidden;
-      skips.push(...r.skips);
-    }
-    h = this.mid_block.forward(h, temb, context);
+    checkEncoderHiddenStates(this.config, context, n, this.typeName);
+    const temb = embedTimesteps(this.config, this.time_embedding, timesteps, n, h0.backend, this.typeName);
+    const { hidden, skips } = runDownBlocks(this.down_blocks, h0, temb, context);
+    const h = this.mid_block.forward(hidden, temb, context);
     const scale = options.conditioningScale ?? 1;
     const scaled = (t: Tensor) => (scale === 1 ? t : t.mul(scale));
     return {
@@ -140,7 +132,7 @@ export class ControlNetModel extends ControlNetEncoder {
   forward(sample: Tensor, timesteps: Tensor | number | readonly number[], encoderHiddenStates: Tensor, controlnetCond: Tensor, options: ControlNetForwardOptions = {}): ControlNetResiduals {
     const h = this.conv_in.forward(sample);
     const cond = this.controlnet_cond_embedding.forward(controlnetCond);
-    if (fmtShape(cond.shape) !== fmtShape(h.shape)) {
+    if (!sameShape(cond.shape, h.shape)) {
       throw new ShapeError(`ControlNetModel: the condition embeds to ${fmtShape(cond.shape)} but conv_in(sample) is ${fmtShape(h.shape)}; the condition image must be ${2 ** (this.controlnet_cond_embedding.blocks.length / 2)}x the latent side`);
     }
     return this.residuals(h.add(cond), timesteps, encoderHiddenStates, options);
@@ -167,6 +159,18 @@ export interface EncodeConditionOptions {
   generator?: Generator;
 }
 
+/**
+ * Pixels (already in the range the VAE is to see) through a frozen VAE: the posterior sample
+ * (or its mean) times scalingFactor, without gradient. Targets and conditions both use it.
+ */
+export function vaeLatents(vae: LatentEncoder, pixels: Tensor, options: Pick<EncodeConditionOptions, 'posterior' | 'generator'> = {}): Tensor {
+  return noGrad(() => {
+    const posterior = vae.encode(pixels);
+    const z = (options.posterior ?? 'sample') === 'sample' ? posterior.sample(options.generator) : posterior.mode();
+    return z.mul(vae.scalingFactor).detach();
+  });
+}
+
 /** CtrLoRA's base ControlNet: forward(condition latent, t, context) -> residuals; never sees x_t. */
 export class CtrLoraBaseControlNet extends ControlNetEncoder {
   /** Tells the two ControlNet kinds apart behind TOKENS.ControlNet (they take different inputs). */
@@ -188,12 +192,7 @@ export class CtrLoraBaseControlNet extends ControlNetEncoder {
    * frozen VAE (no gradient).
    */
   static encodeCondition(vae: LatentEncoder, images: Tensor, options: EncodeConditionOptions = {}): Tensor {
-    return noGrad(() => {
-      const x = (options.range ?? 'zeroOne') === 'zeroOne' ? images : images.mul(2).sub(1);
-      const posterior = vae.encode(x);
-      const z = (options.posterior ?? 'sample') === 'sample' ? posterior.sample(options.generator) : posterior.mode();
-      return z.mul(vae.scalingFactor).detach();
-    });
+    return noGrad(() => vaeLatents(vae, (options.range ?? 'zeroOne') === 'zeroOne' ? images : images.mul(2).sub(1), options));
   }
 
   /** condLatent [N, latentChannels, h, w] (already scaled by the VAE's scalingFactor). */

@@ -10,7 +10,7 @@ import type { ModelBuildOptions } from '../unet/unet.ts';
 import { type ControlNetOptions, ControlNetModel, CtrLoraBaseControlNet } from './controlnet.ts';
 
 export {
-  ControlNetModel, CtrLoraBaseControlNet, ControlNetEncoder, sumControlResiduals,
+  ControlNetModel, CtrLoraBaseControlNet, ControlNetEncoder, sumControlResiduals, vaeLatents,
   type ControlNetResiduals, type ControlNetForwardOptions, type ControlNetOptions, type ConditionRange,
   type EncodeConditionOptions, type LatentEncoder,
 } from './controlnet.ts';

@@ -7,6 +7,13 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { ArgumentError, type Tensor } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../core/io/index.ts';
+
+/** Encodes 8-bit RGB pixels as PNG and writes them atomically (a crash never leaves half a file). */
+async function writePng(path: string, rgb: { data: Uint8Array; width: number; height: number }): Promise<void> {
+  const { data, width, height } = rgb;
+  await writeFileAtomic(path, await sharp(Buffer.from(data), { raw: { width, height, channels: 3 } }).png().toBuffer());
+}
 
 /** 8-bit RGB pixels (HWC) of image `index` of a [N, 1 or 3, H, W] tensor in [0, 1] (grey is repeated). */
 export function toRgb8(images: Tensor, index: number): { data: Uint8Array; width: number; height: number } {
@@ -31,9 +38,8 @@ export async function writePngs(images: Tensor, dir: string, options: { prefix?:
   mkdirSync(dir, { recursive: true });
   const paths: string[] = [];
   for (let i = 0; i < images.shape[0]!; i++) {
-    const { data, width, height } = toRgb8(images, i);
     const path = join(dir, `${options.prefix ?? 'sample-'}${String(i).padStart(3, '0')}.png`);
-    await sharp(Buffer.from(data), { raw: { width, height, channels: 3 } }).png().toFile(path);
+    await writePng(path, toRgb8(images, i));
     paths.push(path);
   }
   return paths;
@@ -89,8 +95,8 @@ export function gridRgb8(columns: readonly Tensor[], options: GridOptions = {}):
 
 /** Writes the grid of `columns` (input | output | target, ...) as one PNG. */
 export async function writeGrid(path: string, columns: readonly Tensor[], options: GridOptions = {}): Promise<string> {
-  const { data, width, height } = gridRgb8(columns, options);
+  const grid = gridRgb8(columns, options);
   mkdirSync(dirname(path), { recursive: true });
-  await sharp(Buffer.from(data), { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await writePng(path, grid);
   return path;
 }

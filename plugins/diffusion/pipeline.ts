@@ -19,6 +19,7 @@ import {
 } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
 import { CtrLoraBaseControlNet, type ConditionRange, sumControlResiduals } from '../controlnet/controlnet.ts';
+import { findScheduler } from '../schedulers/index.ts';
 import { type PromptTokenizer, encodePrompts } from './text.ts';
 
 export interface DiffusionPipelineModels {
@@ -35,6 +36,11 @@ export interface DiffusionPipelineModels {
 export interface DiffusionPipelineOptions {
   /** Passed to every scheduler created (use the training schedule: betas, predictionType, ...). */
   schedulerConfig?: Record<string, unknown>;
+  /**
+   * Options of one scheduler kind, by its name, merged over schedulerConfig (a scheduler
+   * refuses options it does not have), e.g. SD1.5's DDIM: `{ ddim: { setAlphaToOne: false, stepsOffset: 1 } }`.
+   */
+  schedulerOverrides?: Readonly<Record<string, Record<string, unknown>>>;
   /** Scheduler when a request names none. Default 'ddim'. */
   defaultScheduler?: string;
   /** How the ctrLoRA base feeds condition pixels to the VAE (default 'zeroOne', CtrLoRA's). */
@@ -90,7 +96,8 @@ export class DiffusionPipeline implements DiffusionSampler {
     if (height % f || width % f) throw new ArgumentError(`${op}: height and width must be multiples of the VAE's factor ${f}, got ${height}x${width}`);
 
     const generator = new Generator(request.seed ?? SAMPLE_DEFAULTS.seed);
-    const scheduler = this.scheduler(request.scheduler ?? this.options.defaultScheduler ?? SAMPLE_DEFAULTS.scheduler);
+    const factory = findScheduler(this.models.schedulers, request.scheduler ?? this.options.defaultScheduler ?? SAMPLE_DEFAULTS.scheduler);
+    const scheduler = factory.create({ ...this.options.schedulerConfig, ...this.options.schedulerOverrides?.[factory.name] });
     scheduler.setTimesteps(steps);
 
     return noGrad(() => {
@@ -102,11 +109,15 @@ export class DiffusionPipeline implements DiffusionSampler {
       const contextC = encodePrompts(this.models.textEncoder, this.models.tokenizer, prompts, x.backend);
       const contextU = guidance === 1 ? null : encodePrompts(this.models.textEncoder, this.models.tokenizer, negative, x.backend);
 
+      // Which condition's hook ran last: with one condition its set is put in place once, not
+      // before every model call (a ctrLoRA switch copies the zero convs and norms).
+      let activated = -1;
       const predict = (xin: Tensor, t: number, context: Tensor): Tensor => {
         let residuals: ControlResiduals | undefined;
         if (controlled && controlnet) {
           const per = conditions.map((c, i) => {
-            c.activate?.();
+            if (activated !== i) c.activate?.();
+            activated = i;
             const scale = { conditioningScale: strength };
             return controlnet.controlType === 'ctrloraBase' ? controlnet.forward(inputs[i]!, t, context, scale) : controlnet.forward(xin, t, context, inputs[i]!, scale);
           });
@@ -130,11 +141,6 @@ export class DiffusionPipeline implements DiffusionSampler {
     });
   }
 
-  private scheduler(name: string) {
-    const factory = this.models.schedulers.find((s) => s.name === name || s.diffusersClassNames.includes(name));
-    if (!factory) throw new ArgumentError(`DiffusionPipeline: no scheduler named '${name}' (have: ${this.models.schedulers.map((s) => s.name).join(', ')})`);
-    return factory.create(this.options.schedulerConfig);
-  }
 
   /** The ControlNet input of one condition, batched to n: the image (vanilla) or its scaled latent (ctrLoRA base). */
   private conditionInput(c: SampleCondition, i: number, n: number, height: number, width: number, generator: Generator, op: string): Tensor {

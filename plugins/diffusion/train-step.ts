@@ -17,7 +17,7 @@ import {
   type DiffusionVae, type Generator, ShapeError, type Tensor, concat, noGrad, randn, tensor,
 } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
-import { CtrLoraBaseControlNet, type ConditionRange } from '../controlnet/controlnet.ts';
+import { CtrLoraBaseControlNet, type ConditionRange, vaeLatents } from '../controlnet/controlnet.ts';
 import { type PromptTokenizer, encodePrompts } from './text.ts';
 
 export type PredictionTarget = 'epsilon' | 'v_prediction' | 'sample';
@@ -90,11 +90,12 @@ export interface DiffusionStepResult {
   info: DiffusionStepInfo;
 }
 
-const toZeroOne = (range: 'zeroOne' | 'minusOneOne' | undefined, x: Tensor) => ((range ?? 'zeroOne') === 'zeroOne' ? x.mul(2).sub(1) : x);
+/** Images in imageRange as the VAE takes them ([-1, 1]). */
+const toVaeRange = (range: 'zeroOne' | 'minusOneOne' | undefined, x: Tensor) => ((range ?? 'zeroOne') === 'zeroOne' ? x.mul(2).sub(1) : x);
 
 /** Target latents through the frozen VAE: posterior sample times scalingFactor, no gradient. */
 export function encodeLatents(vae: DiffusionVae, images: Tensor, generator: Generator, imageRange?: 'zeroOne' | 'minusOneOne'): Tensor {
-  return noGrad(() => vae.encode(toZeroOne(imageRange, images)).sample(generator).mul(vae.scalingFactor).detach());
+  return noGrad(() => vaeLatents(vae, toVaeRange(imageRange, images), { generator }));
 }
 
 /**

@@ -5,7 +5,7 @@
  * `up(down(x))`, i.e. scale 1 — get it with `alpha = rank` (the default when alpha is left out).
  */
 import { ArgumentError } from '../../core/errors.ts';
-import type { NamePattern } from '../../core/nn/module.ts';
+import { type NamePattern, matchesPattern } from '../../core/nn/module.ts';
 
 /** Which layer kinds a target pattern may wrap. CtrLoRA wraps Linear layers only. */
 export type LoraLayerType = 'linear' | 'conv2d';
@@ -70,13 +70,11 @@ export function resolveLoraConfig(config: LoraConfig, where: string): ResolvedLo
   return { rank, alpha, scale: alpha / rank, layerTypes, dropout, init, seed };
 }
 
-/** PEFT's target_modules matching (see LoraConfig.targetModules). */
+/**
+ * PEFT's target_modules matching (see LoraConfig.targetModules): Module's own pattern rules
+ * (glob, RegExp, function), except that a plain name without `*` also matches as a suffix.
+ */
 export function matchesTarget(pattern: NamePattern, path: string): boolean {
-  if (typeof pattern === 'function') return pattern(path);
-  if (pattern instanceof RegExp) return pattern.test(path);
-  if (pattern.includes('*')) {
-    const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-    return re.test(path);
-  }
-  return path === pattern || path.endsWith(`.${pattern}`);
+  if (typeof pattern === 'string' && !pattern.includes('*')) return path === pattern || path.endsWith(`.${pattern}`);
+  return matchesPattern(pattern, path);
 }

@@ -21,7 +21,7 @@ import { Generator } from '../../core/random.ts';
 import { sameShape } from '../../core/shape.ts';
 import type { Tensor } from '../../core/tensor.ts';
 import { type LoraConfig, type LoraLayerType, type ResolvedLoraConfig, matchesTarget, resolveLoraConfig } from './config.ts';
-import { LORA_HOST_NAME, LoraHost, LoraPair, attachLora, detachLora } from './lora-layer.ts';
+import { LORA_HOST_NAME, LoraHost, LoraPair, attachLora, detachLora, loraHostOf } from './lora-layer.ts';
 
 /**
  * Key layout of an adapter-only state dict:
@@ -403,8 +403,9 @@ export class LoraModel {
 }
 
 function hostOf(layer: Module): LoraHost {
-  for (const [n, c] of layer.namedChildren()) if (n === LORA_HOST_NAME && c instanceof LoraHost) return c;
-  throw new TensorError(`LoraModel: layer ${layer.typeName} has no LoRA branch`);
+  const host = loraHostOf(layer);
+  if (!host) throw new TensorError(`LoraModel: layer ${layer.typeName} has no LoRA branch`);
+  return host;
 }
 
 function describePatterns(targets: 'all' | readonly NamePattern[]): string {

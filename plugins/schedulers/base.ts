@@ -3,7 +3,8 @@
  * forward process (addNoise, getVelocity, SNR, min-SNR weights), per-sample coefficient
  * tensors, and the spacing of inference timesteps over the training ones.
  */
-import { ArgumentError, Tensor, tensor } from '../../core/index.ts';
+import { ArgumentError, Tensor, randn, tensor } from '../../core/index.ts';
+import { sameShape } from '../../core/shape.ts';
 import { alphasCumprodOf, arange, linspace, makeBetas, roundHalfEven } from './betas.ts';
 import type { BaseSchedulerConfig, NoiseScheduler, PredictionType, StepOptions, StepResult, Timesteps } from './types.ts';
 
@@ -33,9 +34,16 @@ export function perSample(values: readonly number[], like: Tensor, op: string): 
 }
 
 export function checkSameShape(op: string, a: Tensor, aName: string, b: Tensor, bName: string): void {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+  if (!sameShape(a.shape, b.shape)) {
     throw new ArgumentError(`${op}: ${aName} has shape [${a.shape.join(', ')}] but ${bName} has [${b.shape.join(', ')}]`);
   }
+}
+
+/** The noise of a stochastic step: options.varianceNoise (of the sample's shape) or a draw from options.generator. */
+export function stepNoise(op: string, options: StepOptions, sample: Tensor): Tensor {
+  const noise = options.varianceNoise ?? randn([...sample.shape], { generator: options.generator, backend: sample.backend });
+  checkSameShape(op, noise, 'varianceNoise', sample, 'sample');
+  return noise;
 }
 
 /**
@@ -111,12 +119,14 @@ export abstract class DiscreteScheduler<C extends BaseSchedulerConfig = BaseSche
   /** Integer training timesteps in [0, numTrainTimesteps), validated. */
   protected trainIndices(timesteps: Timesteps, op: string): number[] {
     const ts = timestepValues(timesteps, `${this.name}.${op}`);
-    for (const t of ts) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.numTrainTimesteps) {
-        throw new ArgumentError(`${this.name}.${op}: timestep ${t} is not an integer in [0, ${this.numTrainTimesteps})`);
-      }
-    }
+    for (const t of ts) this.checkTrainTimestep(t, op);
     return ts;
+  }
+
+  protected checkTrainTimestep(t: number, op: string): void {
+    if (!Number.isInteger(t) || t < 0 || t >= this.numTrainTimesteps) {
+      throw new ArgumentError(`${this.name}.${op}: timestep ${t} is not an integer in [0, ${this.numTrainTimesteps})`);
+    }
   }
 
   /** alpha-bar at a training timestep; t < 0 means "before the first step" (alpha-bar 1 or as given). */

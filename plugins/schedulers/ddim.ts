@@ -3,8 +3,8 @@
  * sqrt(1 - abar_t' - sigma^2) eps + sigma z, with sigma = eta * sqrt(posterior variance).
  * eta = 0 is deterministic; eta = 1 matches DDPM's ancestral variance.
  */
-import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, spacedTimesteps } from './base.ts';
+import { ArgumentError, type Tensor } from '../../core/index.ts';
+import { DiscreteScheduler, checkSameShape, stepNoise, spacedTimesteps } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { clipPredictedOriginal, predictEpsilon, predictOriginalSample } from './prediction.ts';
 import type { BaseSchedulerConfig, NoiseSchedulerPlugin, StepOptions, StepResult } from './types.ts';
@@ -68,9 +68,7 @@ export class DDIMScheduler extends DiscreteScheduler<DDIMConfig> {
     const eta = options.eta ?? 0;
     if (!(eta >= 0)) throw new ArgumentError(`${op}: eta must be >= 0, got ${eta}`);
     const t = timestep;
-    if (!Number.isInteger(t) || t < 0 || t >= this.numTrainTimesteps) {
-      throw new ArgumentError(`${op}: timestep ${t} is not an integer in [0, ${this.numTrainTimesteps})`);
-    }
+    this.checkTrainTimestep(t, 'step');
     const prevT = this.previousTimestep(t);
     const alphaProd = this.alphaBar(t);
     const alphaProdPrev = this.alphaBar(prevT, this.finalAlphaCumprod);
@@ -88,8 +86,7 @@ export class DDIMScheduler extends DiscreteScheduler<DDIMConfig> {
     const direction = predEpsilon.mul(Math.sqrt(Math.max(1 - alphaProdPrev - stdDev * stdDev, 0)));
     let prevSample = predOriginalSample.mul(Math.sqrt(alphaProdPrev)).add(direction);
     if (eta > 0) {
-      const noise = options.varianceNoise ?? randn([...modelOutput.shape], { generator: options.generator, backend: modelOutput.backend });
-      checkSameShape(op, noise, 'varianceNoise', sample, 'sample');
+      const noise = stepNoise(op, options, sample);
       prevSample = prevSample.add(noise.mul(stdDev));
     }
     return { prevSample, predOriginalSample };

@@ -3,8 +3,8 @@
  * the posterior q(x_{t'} | x_t, x0) mean and adds noise of its variance. It is also the
  * scheduler a training loop uses for addNoise / getVelocity.
  */
-import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, spacedTimesteps } from './base.ts';
+import { ArgumentError, type Tensor } from '../../core/index.ts';
+import { DiscreteScheduler, checkSameShape, stepNoise, indexForTimestep, spacedTimesteps } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { clipPredictedOriginal, predictOriginalSample } from './prediction.ts';
 import type { BaseSchedulerConfig, NoiseSchedulerPlugin, StepOptions, StepResult } from './types.ts';
@@ -51,9 +51,17 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMConfig> {
     this.timesteps = spacedTimesteps(c.timestepSpacing, c.numTrainTimesteps, numInferenceSteps, c.stepsOffset, true);
   }
 
-  /** The timestep the step from t lands on (diffusers' previous_timestep). */
+  /**
+   * The timestep the step from t lands on (diffusers' previous_timestep): the next entry of
+   * the inference schedule (-1 after the last), or t - 1 before setTimesteps. With 'leading'
+   * spacing that is t - numTrain / steps; with 'linspace' / 'trailing' the gaps are uneven.
+   */
   previousTimestep(t: number): number {
-    return this.numInferenceSteps ? t - Math.floor(this.numTrainTimesteps / this.numInferenceSteps) : t - 1;
+    if (this.numInferenceSteps === null) return t - 1;
+    // the first match, as diffusers (indexForTimestep's second-match rule is for Euler / DPM)
+    const i = this.timesteps.indexOf(t);
+    if (i < 0) indexForTimestep('ddpm.step', this.timesteps, t); // throws, naming the schedule
+    return i + 1 < this.timesteps.length ? this.timesteps[i + 1]! : -1;
   }
 
   /** Variance of the step from t (posterior variance, or beta for the fixed_large types). */
@@ -79,9 +87,7 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMConfig> {
     const op = 'ddpm.step';
     checkSameShape(op, modelOutput, 'modelOutput', sample, 'sample');
     const t = timestep;
-    if (!Number.isInteger(t) || t < 0 || t >= this.numTrainTimesteps) {
-      throw new ArgumentError(`${op}: timestep ${t} is not an integer in [0, ${this.numTrainTimesteps})`);
-    }
+    this.checkTrainTimestep(t, 'step');
     const prevT = this.previousTimestep(t);
     const alphaProd = this.alphaBar(t);
     const alphaProdPrev = this.alphaBar(prevT);
@@ -98,8 +104,7 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMConfig> {
     let prevSample = predOriginalSample.mul(x0Coeff).add(sample.mul(xtCoeff));
 
     if (t > 0) {
-      const noise = options.varianceNoise ?? randn([...modelOutput.shape], { generator: options.generator, backend: modelOutput.backend });
-      checkSameShape(op, noise, 'varianceNoise', sample, 'sample');
+      const noise = stepNoise(op, options, sample);
       prevSample = prevSample.add(noise.mul(Math.sqrt(this.variance(t))));
     }
     return { prevSample, predOriginalSample };

@@ -5,8 +5,8 @@
  * first step, then second order (2M) from the last two x0 predictions, dropping to first
  * order on the final step(s) for stability when few steps are used.
  */
-import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, indexForTimestep, perSample, timestepValues } from './base.ts';
+import { ArgumentError, type Tensor } from '../../core/index.ts';
+import { DiscreteScheduler, checkSameShape, indexForTimestep, perSample, stepNoise, timestepValues } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { arange, interpIndex, linspace, roundHalfEven } from './betas.ts';
 import { thresholdSample } from './prediction.ts';
@@ -172,11 +172,7 @@ export class DPMSolverMultistepScheduler extends DiscreteScheduler<DPMSolverMult
     this.modelOutputs.shift();
     this.modelOutputs.push(x0);
 
-    let noise: Tensor | null = null;
-    if (c.algorithmType === 'sde-dpmsolver++') {
-      noise = options.varianceNoise ?? randn([...modelOutput.shape], { generator: options.generator, backend: modelOutput.backend });
-      checkSameShape(op, noise, 'varianceNoise', sample, 'sample');
-    }
+    const noise = c.algorithmType === 'sde-dpmsolver++' ? stepNoise(op, options, sample) : null;
     const prevSample = c.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal
       ? this.firstOrderUpdate(x0, sample, noise, index)
       : this.secondOrderUpdate(sample, noise, index);

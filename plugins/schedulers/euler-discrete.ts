@@ -4,8 +4,8 @@
  * must see x / sqrt(sigma^2 + 1) (= the VP x_t): call scaleModelInput before the model, and
  * start from noise times initNoiseSigma.
  */
-import { ArgumentError, type Tensor, randn } from '../../core/index.ts';
-import { DiscreteScheduler, checkSameShape, indexForTimestep, perSample, spacedTimesteps, timestepValues } from './base.ts';
+import { ArgumentError, type Tensor } from '../../core/index.ts';
+import { DiscreteScheduler, checkSameShape, indexForTimestep, perSample, spacedTimesteps, stepNoise, timestepValues } from './base.ts';
 import { BASE_DEFAULTS, fromDiffusersKeys, resolveConfig } from './config.ts';
 import { interpIndex } from './betas.ts';
 import { karrasSigmas, sigmaToT, sigmasOf } from './sigmas.ts';
@@ -113,7 +113,7 @@ export class EulerDiscreteScheduler extends DiscreteScheduler<EulerDiscreteConfi
     const sigmaHat = sigma * (gamma + 1);
     let x = sample;
     if (gamma > 0) {
-      const noise = options.varianceNoise ?? randn([...modelOutput.shape], { generator: options.generator, backend: modelOutput.backend });
+      const noise = stepNoise(op, options, sample);
       x = x.add(noise.mul(sNoise * Math.sqrt(sigmaHat * sigmaHat - sigma * sigma)));
     }
     let predOriginalSample: Tensor;

@@ -6,6 +6,7 @@
  */
 import type { DependencyContainer } from 'tsyringe';
 import { ArgumentError } from '../../core/index.ts';
+import { PluginContainer } from '../../core/plugins/container.ts';
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import { ddimPlugin } from './ddim.ts';
 import { ddpmPlugin } from './ddpm.ts';
@@ -29,18 +30,27 @@ export const schedulerPlugins: readonly NoiseSchedulerPlugin<BaseSchedulerConfig
   dpmSolverMultistepPlugin as NoiseSchedulerPlugin<BaseSchedulerConfig>,
 ];
 
-export function register(container: DependencyContainer): void {
-  for (const plugin of schedulerPlugins) container.register(TOKENS.NoiseScheduler, { useValue: plugin });
+/**
+ * Puts every scheduler under TOKENS.NoiseScheduler: in a plain tsyringe container, or in the
+ * framework's PluginContainer under its name (so a recipe can load this module with
+ * `{ "module": "./plugins/schedulers/index.ts" }` and `"select": { "NoiseScheduler": "ddim" }`).
+ */
+export function register(container: DependencyContainer | PluginContainer): void {
+  for (const plugin of schedulerPlugins) {
+    if (container instanceof PluginContainer) container.register(TOKENS.NoiseScheduler, plugin.name, { useValue: plugin });
+    else container.register(TOKENS.NoiseScheduler, { useValue: plugin });
+  }
 }
 
 /** The scheduler plugins registered in a container (all of them, not only the last). */
-export function registeredSchedulers(container: DependencyContainer): NoiseSchedulerPlugin[] {
+export function registeredSchedulers(container: DependencyContainer | PluginContainer): NoiseSchedulerPlugin[] {
+  if (container instanceof PluginContainer) return container.names(TOKENS.NoiseScheduler).map((n) => container.resolve(TOKENS.NoiseScheduler, n) as NoiseSchedulerPlugin);
   if (!container.isRegistered(TOKENS.NoiseScheduler, true)) return [];
   return container.resolveAll(TOKENS.NoiseScheduler) as NoiseSchedulerPlugin[];
 }
 
-/** Finds a plugin by its name or a diffusers class name. */
-export function findScheduler(plugins: readonly NoiseSchedulerPlugin[], name: string): NoiseSchedulerPlugin {
+/** Finds a plugin (or any scheduler factory) by its name or a diffusers class name. */
+export function findScheduler<P extends Pick<NoiseSchedulerPlugin, 'name' | 'diffusersClassNames'>>(plugins: readonly P[], name: string): P {
   const hit = plugins.find((p) => p.name === name || p.diffusersClassNames.includes(name));
   if (!hit) {
     throw new ArgumentError(`schedulers: no scheduler named '${name}' (registered: ${plugins.map((p) => `${p.name} (${p.diffusersClassNames.join(', ')})`).join(', ') || 'none'})`);
@@ -49,7 +59,7 @@ export function findScheduler(plugins: readonly NoiseSchedulerPlugin[], name: st
 }
 
 /** A fresh scheduler from a container by name, with camelCase options. */
-export function createScheduler(container: DependencyContainer, name: string, config?: Partial<BaseSchedulerConfig> & Record<string, unknown>): NoiseScheduler {
+export function createScheduler(container: DependencyContainer | PluginContainer, name: string, config?: Partial<BaseSchedulerConfig> & Record<string, unknown>): NoiseScheduler {
   return findScheduler(registeredSchedulers(container), name).create(config);
 }
 

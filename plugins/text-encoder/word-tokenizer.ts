@@ -5,8 +5,9 @@
  * runs); every distinct piece seen at least `minFrequency` times gets an id, most frequent
  * first. Unseen words map to `<unk>`. It has the same 77-token batching as CLIP's.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ArgumentError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../core/io/index.ts';
 import { BaseTokenizer, CLIP_CONTEXT_LENGTH, CLIP_PATTERN, clipClean } from './tokenizer.ts';
 
 export const WORD_SPECIALS = { pad: '<pad>', unk: '<unk>', bos: '<bos>', eos: '<eos>' } as const;
@@ -96,8 +97,9 @@ export class WordTokenizer extends BaseTokenizer {
     return new WordTokenizer(j.vocab, j.contextLength);
   }
 
-  save(path: string): void {
-    writeFileSync(path, `${JSON.stringify(this.toJSON(), null, 1)}\n`);
+  /** Writes the JSON atomically (a crash never leaves a half file over an existing one). */
+  async save(path: string): Promise<void> {
+    await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(this.toJSON(), null, 1)}\n`));
   }
 
   static load(path: string): WordTokenizer {

@@ -6,7 +6,7 @@
  * `crossAttention` chooses the diffusers block type (and so the key names present).
  */
 import { Module, ModuleList, type LayerOptions, type Tensor, concat } from '../../core/index.ts';
-import { Downsample2D, ResnetBlock2D, Upsample2D } from './resnet.ts';
+import { Downsample2D, ResnetBlock2D, type ResnetBlockOptions, Upsample2D } from './resnet.ts';
 import { Transformer2DModel } from './transformer.ts';
 
 export interface BlockOptions extends LayerOptions {
@@ -22,6 +22,10 @@ function layerOf(o: BlockOptions): LayerOptions {
   return { backend: o.backend, generator: o.generator, seed: o.seed };
 }
 
+function resnetOptions(o: BlockOptions): ResnetBlockOptions {
+  return { ...layerOf(o), tembChannels: o.tembChannels, groups: o.groups, eps: o.eps };
+}
+
 function transformer(channels: number, o: BlockOptions): Transformer2DModel {
   return new Transformer2DModel(channels, { ...layerOf(o), heads: o.heads, crossAttentionDim: o.crossAttentionDim, groups: o.groups, layers: o.transformerLayers });
 }
@@ -33,7 +37,7 @@ export class DownBlock extends Module {
   readonly downsamplers: ModuleList<Downsample2D> | null;
   constructor(inChannels: number, readonly outChannels: number, layers: number, readonly crossAttention: boolean, addDownsample: boolean, o: BlockOptions) {
     super();
-    const res = { ...layerOf(o), tembChannels: o.tembChannels, groups: o.groups, eps: o.eps };
+    const res = resnetOptions(o);
     this.attentions = crossAttention ? this.registerModule('attentions', new ModuleList(Array.from({ length: layers }, () => transformer(outChannels, o)))) : null;
     this.resnets = this.registerModule('resnets', new ModuleList(Array.from({ length: layers }, (_, j) => new ResnetBlock2D(j === 0 ? inChannels : outChannels, outChannels, res))));
     this.downsamplers = addDownsample ? this.registerModule('downsamplers', new ModuleList([new Downsample2D(outChannels, 1, layerOf(o))])) : null;
@@ -64,7 +68,7 @@ export class MidBlock extends Module {
   readonly resnets: ModuleList<ResnetBlock2D>;
   constructor(channels: number, o: BlockOptions) {
     super();
-    const res = { ...layerOf(o), tembChannels: o.tembChannels, groups: o.groups, eps: o.eps };
+    const res = resnetOptions(o);
     this.attentions = this.registerModule('attentions', new ModuleList([transformer(channels, o)]));
     this.resnets = this.registerModule('resnets', new ModuleList([new ResnetBlock2D(channels, channels, res), new ResnetBlock2D(channels, channels, res)]));
   }
@@ -88,7 +92,7 @@ export class UpBlock extends Module {
   readonly upsamplers: ModuleList<Upsample2D> | null;
   constructor(prevOutputChannels: number, readonly outChannels: number, skipChannels: readonly number[], readonly crossAttention: boolean, addUpsample: boolean, o: BlockOptions) {
     super();
-    const res = { ...layerOf(o), tembChannels: o.tembChannels, groups: o.groups, eps: o.eps };
+    const res = resnetOptions(o);
     const layers = skipChannels.length;
     this.attentions = crossAttention ? this.registerModule('attentions', new ModuleList(Array.from({ length: layers }, () => transformer(outChannels, o)))) : null;
     this.resnets = this.registerModule('resnets', new ModuleList(skipChannels.map((skip, j) => new ResnetBlock2D((j === 0 ? prevOutputChannels : outChannels) + skip, outChannels, res))));

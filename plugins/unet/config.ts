@@ -62,15 +62,23 @@ export const UNET_TINY: UNetConfig = Object.freeze<UNetConfig>({
 export const UNET_PRESETS = { sd15: UNET_SD15, tiny: UNET_TINY } as const;
 export type UNetPreset = keyof typeof UNET_PRESETS;
 
-export function resolveUNetConfig(config: UNetPreset | Partial<UNetConfig> & { preset?: UNetPreset } = 'tiny'): UNetConfig {
-  if (typeof config === 'string') {
-    const c = UNET_PRESETS[config];
-    if (!c) throw new ArgumentError(`UNet: unknown preset '${config}' (known: ${Object.keys(UNET_PRESETS).join(', ')})`);
-    return c;
-  }
-  const base = UNET_PRESETS[config.preset ?? 'tiny'];
+/**
+ * A preset name, or overrides over a preset (`preset`, default 'tiny') -> the full config.
+ * An unknown preset name is an error in both forms (spreading a missing preset would leave
+ * fields undefined and fail far from here).
+ */
+export function mergePreset<C extends object, P extends string>(model: string, presets: Readonly<Record<P, C>>, config: P | Partial<C> & { preset?: P }): C {
+  const name = typeof config === 'string' ? config : config.preset ?? ('tiny' as P);
+  const base = Object.hasOwn(presets, name) ? presets[name] : undefined;
+  if (!base) throw new ArgumentError(`${model}: unknown preset '${String(name)}' (known: ${Object.keys(presets).join(', ')})`);
+  if (typeof config === 'string') return base;
   const { preset: _preset, ...rest } = config;
-  const c = { ...base, ...rest };
+  return { ...base, ...rest } as C;
+}
+
+export function resolveUNetConfig(config: UNetPreset | Partial<UNetConfig> & { preset?: UNetPreset } = 'tiny'): UNetConfig {
+  const c = mergePreset('UNet', UNET_PRESETS, config);
+  if (typeof config === 'string') return c;
   const n = c.blockOutChannels.length;
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
     throw new ArgumentError(`UNet config: blockOutChannels (${n}), downBlockTypes (${c.downBlockTypes.length}) and upBlockTypes (${c.upBlockTypes.length}) must have the same length`);

@@ -9,6 +9,7 @@
  */
 import { Conv2d, Generator, GroupNorm, Module, ModuleList, type Backend, type LayerOptions, type Tensor, ShapeError, getDefaultBackend } from '../../core/index.ts';
 import { fmtShape } from '../../core/errors.ts';
+import { sameShape } from '../../core/shape.ts';
 import { DownBlock, MidBlock, UpBlock, type BlockOptions } from './blocks.ts';
 import { type UNetConfig, type UNetPreset, headsAt, resolveUNetConfig } from './config.ts';
 import { TimestepEmbedding, timestepList, timestepSinusoids } from './embeddings.ts';
@@ -55,6 +56,31 @@ export function skipChannels(config: UNetConfig): number[] {
   return out;
 }
 
+/** The time embedding [N, 4 * ch0] of timesteps (one per batch item, or one for all): sinusoids, then the MLP. */
+export function embedTimesteps(config: UNetConfig, timeEmbedding: TimestepEmbedding, timesteps: Tensor | number | readonly number[], batch: number, backend: Backend, who: string): Tensor {
+  const ts = timestepList(timesteps, batch, who);
+  return timeEmbedding.forward(timestepSinusoids(ts, config.blockOutChannels[0]!, backend, { flipSinToCos: config.flipSinToCos, downscaleFreqShift: config.freqShift }));
+}
+
+/** The text context must be [n, L, crossAttentionDim]. */
+export function checkEncoderHiddenStates(config: UNetConfig, context: Tensor, n: number, who: string): void {
+  if (context.ndim !== 3 || context.shape[0] !== n || context.shape[2] !== config.crossAttentionDim) {
+    throw new ShapeError(`${who}: encoderHiddenStates must be [${n}, L, ${config.crossAttentionDim}], got ${fmtShape(context.shape)}`);
+  }
+}
+
+/** The down path from conv_in's output h0: the last hidden state and every skip state (h0 first). */
+export function runDownBlocks(blocks: Iterable<DownBlock>, h0: Tensor, temb: Tensor, context: Tensor): { hidden: Tensor; skips: Tensor[] } {
+  let hidden = h0;
+  const skips: Tensor[] = [h0];
+  for (const block of blocks) {
+    const r = block.forward(hidden, temb, context);
+    hidden = r.hidden;
+    skips.push(...r.skips);
+  }
+  return { hidden, skips };
+}
+
 export function layerOptions(options: ModelBuildOptions): LayerOptions {
   return { backend: options.backend ?? getDefaultBackend(), generator: options.generator ?? new Generator(options.seed ?? 0) };
 }
@@ -96,9 +122,7 @@ export class UNet2DConditionModel extends Module {
 
   /** The time embedding [N, 4 * ch0] of timesteps (one per batch item, or one for all). */
   embedTime(timesteps: Tensor | number | readonly number[], batch: number, backend: Backend): Tensor {
-    const ts = timestepList(timesteps, batch, this.typeName);
-    const sinusoids = timestepSinusoids(ts, this.config.blockOutChannels[0]!, backend, { flipSinToCos: this.config.flipSinToCos, downscaleFreqShift: this.config.freqShift });
-    return this.time_embedding.forward(sinusoids);
+    return embedTimesteps(this.config, this.time_embedding, timesteps, batch, backend, this.typeName);
   }
 
   /**
@@ -110,27 +134,26 @@ export class UNet2DConditionModel extends Module {
       throw new ShapeError(`UNet2DConditionModel: sample must be [N, ${this.config.inChannels}, H, W], got ${fmtShape(sample.shape)}`);
     }
     const n = sample.shape[0]!;
-    if (encoderHiddenStates.ndim !== 3 || encoderHiddenStates.shape[0] !== n || encoderHiddenStates.shape[2] !== this.config.crossAttentionDim) {
-      throw new ShapeError(`UNet2DConditionModel: encoderHiddenStates must be [${n}, L, ${this.config.crossAttentionDim}], got ${fmtShape(encoderHiddenStates.shape)}`);
-    }
+    checkEncoderHiddenStates(this.config, encoderHiddenStates, n, this.typeName);
     const temb = this.embedTime(timesteps, n, sample.backend);
-    let h = this.conv_in.forward(sample);
-    let skips: Tensor[] = [h];
-    for (const block of this.down_blocks) {
-      const r = block.forward(h, temb, encoderHiddenStates);
-      h = r.hidden;
-      skips.push(...r.skips);
-    }
+    const down = runDownBlocks(this.down_blocks, this.conv_in.forward(sample), temb, encoderHiddenStates);
+    let h = down.hidden;
+    let skips = down.skips;
     const extra = options.downBlockAdditionalResiduals;
     if (extra) {
       if (extra.length !== skips.length) throw new ShapeError(`UNet2DConditionModel: downBlockAdditionalResiduals has ${extra.length} tensors, the down path makes ${skips.length}`);
       skips = skips.map((s, i) => {
-        if (fmtShape(extra[i]!.shape) !== fmtShape(s.shape)) throw new ShapeError(`UNet2DConditionModel: downBlockAdditionalResiduals[${i}] is ${fmtShape(extra[i]!.shape)}, the skip is ${fmtShape(s.shape)}`);
+        if (!sameShape(extra[i]!.shape, s.shape)) throw new ShapeError(`UNet2DConditionModel: downBlockAdditionalResiduals[${i}] is ${fmtShape(extra[i]!.shape)}, the skip is ${fmtShape(s.shape)}`);
         return s.add(extra[i]!);
       });
     }
     h = this.mid_block.forward(h, temb, encoderHiddenStates);
-    if (options.midBlockAdditionalResidual) h = h.add(options.midBlockAdditionalResidual);
+    const mid = options.midBlockAdditionalResidual;
+    if (mid) {
+      // add() broadcasts: a wrong-sized residual must not pass silently
+      if (!sameShape(mid.shape, h.shape)) throw new ShapeError(`UNet2DConditionModel: midBlockAdditionalResidual is ${fmtShape(mid.shape)}, the mid block's output is ${fmtShape(h.shape)}`);
+      h = h.add(mid);
+    }
     const per = this.config.layersPerBlock + 1;
     this.up_blocks.map((block, i) => {
       const mine = skips.splice(skips.length - per, per);

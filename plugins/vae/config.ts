@@ -1,5 +1,6 @@
 /** AutoencoderKL configuration (diffusers' vae/config.json, camelCased) and presets. */
 import { ArgumentError } from '../../core/index.ts';
+import { mergePreset } from '../unet/config.ts';
 
 export interface VaeConfig {
   inChannels: number;
@@ -42,13 +43,8 @@ export const VAE_PRESETS = { sd15: VAE_SD15, tiny: VAE_TINY } as const;
 export type VaePreset = keyof typeof VAE_PRESETS;
 
 export function resolveVaeConfig(config: VaePreset | Partial<VaeConfig> & { preset?: VaePreset } = 'tiny'): VaeConfig {
-  if (typeof config === 'string') {
-    const c = VAE_PRESETS[config];
-    if (!c) throw new ArgumentError(`VAE: unknown preset '${config}' (known: ${Object.keys(VAE_PRESETS).join(', ')})`);
-    return c;
-  }
-  const { preset, ...rest } = config;
-  const c = { ...VAE_PRESETS[preset ?? 'tiny'], ...rest };
+  const c = mergePreset('VAE', VAE_PRESETS, config);
+  if (typeof config === 'string') return c;
   for (const ch of c.blockOutChannels) {
     if (ch % c.normNumGroups) throw new ArgumentError(`VAE config: normNumGroups ${c.normNumGroups} must divide every block width (got ${ch})`);
   }

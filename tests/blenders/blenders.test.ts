@@ -187,6 +187,19 @@ describe('registration', () => {
     expect(() => blenderByName(container.createChildContainer(), 'alpha')).toThrow(/registered: \(none\)/);
   });
 
+  it('refuses an option name a blender does not read, listing the ones it takes', () => {
+    const one: Image = { width: 1, height: 1, channels: 3, data: Float32Array.of(0.2, 0.4, 0.6) };
+    const takes: Record<string, string> = {
+      alpha: '"weight"', multiply: 'no options', screen: 'no options', overlay: 'no options', 'soft-light': 'no options',
+      'mask-composite': '"floor", "tolerance", "background", "gum"', 'channel-stack': '"mode", "background"',
+    };
+    for (const make of BLENDERS) {
+      const b = make();
+      expect(() => b.blend(one, one, { wieght: 0.3 })).toThrow(`${b.name} blender: unknown option "wieght"; it takes ${takes[b.name]}`);
+      expect(b.blend(one, one, {}).data).toHaveLength(3);
+    }
+  });
+
   it('takes a user blender added in one place', () => {
     const c = container.createChildContainer();
     register(c);

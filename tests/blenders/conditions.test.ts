@@ -32,6 +32,7 @@ describe('canny', () => {
     expect(new CannyExtractor().extract(flat, { channels: 1 }).data.every((v) => v === 0)).toBe(true);
     expect(() => new CannyExtractor().extract(flat, { low: 200, high: 100 })).toThrow(/canny: option "high" \(100\) must be >= "low" \(200\)/);
     expect(() => new CannyExtractor().extract(flat, { channels: 2 })).toThrow(/channels/);
+    expect(() => new CannyExtractor().extract(flat, { threshold: 100 })).toThrow('canny: unknown option "threshold"; it takes "low", "high", "sigma", "channels"');
   });
 
   it('registers under the ConditionExtractor token', () => {
@@ -56,5 +57,6 @@ describe('soft edges', () => {
     const flat: Image = { width: 4, height: 4, channels: 1, data: new Float32Array(16).fill(0.3) };
     expect(new SoftEdgesExtractor().extract(flat).data.every((v) => v === 0)).toBe(true);
     expect(() => new SoftEdgesExtractor().extract(flat, { gamma: 0 })).toThrow(/soft-edges: option "gamma"/);
+    expect(() => new SoftEdgesExtractor().extract(flat, { low: 1 })).toThrow('soft-edges: unknown option "low"; it takes "sigma", "gamma", "channels"');
   });
 });

@@ -69,6 +69,8 @@ describe('autograd', () => {
     const y = x.mul(2);
     expect(() => y.backward()).toThrow(/single-element output, got shape \[2\]/);
     expect(() => y.backward(T.ones([3]))).toThrow(/gradient shape \[3\] does not match the output shape \[2\]/);
+    const f64 = new T.ReferenceBackend({ precision: 'float64' });
+    expect(() => y.backward(T.ones([2], { backend: f64 }))).toThrow("backward: the gradient lives on backend 'reference-f64', the output on 'reference'");
     y.backward(T.tensor([1, 10]));
     expect(Array.from(x.grad!.toArray())).toEqual([2, 20]);
   });
@@ -109,6 +111,17 @@ describe('autograd', () => {
     expect(loss).toBeLessThan(1e-6);
     expect(Array.from(w.toArray()).map((v) => Number(v.toFixed(3)))).toEqual([2, -1, 0.5]);
     expect(b.item()).toBeCloseTo(0.3, 3);
+  });
+
+  it('pow at 0 follows torch: a zero exponent has gradient 0 (not NaN), and so does 0^b in b for b >= 0', () => {
+    const x = T.tensor([0, 2, 0], { requiresGrad: true });
+    const e = T.tensor([0, 0, 2], { requiresGrad: true });
+    x.pow(e).sum().backward();
+    expect(Array.from(x.grad!.toArray())).toEqual([0, 0, 0]);
+    expect(Array.from(e.grad!.toArray())).toEqual([0, Math.fround(Math.log(2)), 0]);
+    const y = T.tensor([0, 3], { requiresGrad: true });
+    y.pow(0).sum().backward();
+    expect(Array.from(y.grad!.toArray())).toEqual([0, 0]);
   });
 
   it('setData rebinds leaves only, with matching shapes', () => {

@@ -42,6 +42,18 @@ describe('creation', () => {
     const k = T.randint(0, 1000, [5000], { seed: 3 }).toArray();
     expect(k.every((v) => Number.isInteger(v) && v >= 0 && v < 1000)).toBe(true);
   });
+  it('Generator.int reaches every integer of a range wider than 2^24 (not only multiples of range / 2^24)', () => {
+    const g = new T.Generator(5);
+    const draws = Array.from({ length: 2000 }, () => g.int(0, 2 ** 40));
+    expect(draws.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 40)).toBe(true);
+    expect(draws.filter((v) => v % 2 ** 16 !== 0).length).toBeGreaterThan(1900);
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length / 2 ** 40;
+    expect(mean).toBeGreaterThan(0.45);
+    expect(mean).toBeLessThan(0.55);
+    const small = new T.Generator(5);
+    const again = new T.Generator(5);
+    expect(Array.from({ length: 50 }, () => small.int(3, 1003))).toEqual(Array.from({ length: 50 }, () => 3 + Math.floor(again.uniform() * 1000)));
+  });
   it('a Generator continues where its saved state left off', () => {
     const g = new T.Generator(42);
     g.normal();
@@ -75,6 +87,29 @@ describe('views', () => {
     expect(t.reshape([6]).storage).not.toBe(x.storage);
     expect(Array.from(t.reshape([6]).toArray())).toEqual([0, 3, 1, 4, 2, 5]);
     expect(() => t.view([6])).toThrow(/view: .*cannot be viewed.*use reshape/);
+  });
+  it('reading a view releases the dense copy it reads through; reading a dense tensor copies nothing', () => {
+    const copies: T.Storage[] = [];
+    const disposed: T.Storage[] = [];
+    const backend = new (class extends T.ReferenceBackend {
+      override copy(view: T.StridedView) {
+        const s = super.copy(view);
+        copies.push(s);
+        return s;
+      }
+      override dispose(s: T.Storage) {
+        disposed.push(s);
+      }
+    })();
+    const x = T.arange(6, undefined, 1, { backend }).reshape([2, 3]);
+    expect(x.mT.toArray()).toEqual(new Float32Array([0, 3, 1, 4, 2, 5]));
+    expect(x.mT.tolist()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(x.select(0, 1).select(0, 2).item()).toBe(5);
+    expect(copies.length).toBe(3);
+    expect(disposed).toEqual(copies);
+    expect(Array.from(x.toFloat64Array())).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(copies.length).toBe(3);
+    expect(disposed.length).toBe(3);
   });
   it('slice follows Python rules', () => {
     const x = T.arange(10);

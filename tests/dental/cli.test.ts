@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gridHeader } from '../../examples/dental/image-io.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -37,12 +38,23 @@ describe('dental CLI', () => {
     expect(JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8')).blenderOptions).toEqual({ weight: 0.3 });
   });
 
-  it('blend-preview writes lighting | segmentation | each blend', async () => {
+  it('blend-preview writes lighting | segmentation | each blend, under a header row naming the columns', async () => {
     const out = join(dir, 'bp.png');
-    const r = await cli('blend-preview', '--out', out, '--samples', '2', '--size', '16', '--blenders', 'alpha,screen');
+    const r = await cli('blend-preview', '--out', out, '--samples', '2', '--size', '32', '--blenders', 'alpha,screen');
     expect(r.code).toBe(0);
-    const meta = await sharp(out).metadata();
-    expect([meta.width, meta.height]).toEqual([4 * 16 + 5 * 2, 2 * 16 + 3 * 2]);
+    expect(r.stdout).toContain('2 rows of lighting | segmentation | alpha | screen');
+    const header = gridHeader(32).height;
+    const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([4 * 32 + 5 * 2, header + 2 * 32 + 3 * 2, 3]);
+    // every column has light label pixels in the header, on the grid's dark background
+    for (let c = 0; c < 4; c++) {
+      let light = 0;
+      for (let y = 0; y < header; y++) {
+        for (let x = 2 + c * 34; x < 2 + c * 34 + 32; x++) light += data[(y * info.width + x) * 3]! > 128 ? 1 : 0;
+      }
+      expect(light).toBeGreaterThan(5);
+    }
+    expect([...data.subarray(0, 3)]).toEqual([31, 31, 31]);
   });
 
   it('explains its options, rejects bad ones, and says train/sample are not available yet', async () => {
@@ -53,6 +65,13 @@ describe('dental CLI', () => {
     const bad = await cli('generate', '--count', 'many');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--count <n>' argument 'many' is invalid/);
+    const typo = await cli('generate', '--out', join(dir, 'typo'), '--count', '1', '--size', '16', '--workers', '1', '--no-progress', '--blender', 'alpha', '--blend-option', 'wieght=0.3');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('dental: alpha blender: unknown option "wieght"; it takes "weight"');
+    expect(await readdir(dir)).not.toContain('typo'); // nothing written
+    const badIndex = await cli('preview', '--indices', '1,x', '--out', join(dir, 'never.png'));
+    expect(badIndex.code).not.toBe(0);
+    expect(badIndex.stderr).toMatch(/--indices <list>' argument '1,x' is invalid\. expected an integer in \[0, \d+\], got "x"/);
     const train = await cli('train');
     expect(train.code).toBe(2);
     expect(train.stderr).toMatch(/dental train: not available yet/);

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -218,6 +218,44 @@ describe('dataset writer', () => {
   it('encodes the same pixels to the same PNG bytes', async () => {
     const r1 = renderScene(sampleScene(8, 1), 32, 32), r2 = renderScene(sampleScene(8, 1), 32, 32);
     expect(Buffer.compare(await encodePng(r1.target), await encodePng(r2.target))).toBe(0);
+  });
+
+  it('leaves nothing that looks like a dataset when a run fails, and --overwrite replaces in place', async () => {
+    const parent = await tempDir();
+    const out = join(parent, 'data');
+    const stopAt = (n: number) => (done: number) => {
+      if (done === n) throw new Error('stopped');
+    };
+    const opts = { count: 4, seed: 3, width: 16, height: 16, blender: 'alpha', workers: 1 };
+    await expect(generateDataset({ ...opts, outDir: out, onProgress: stopAt(2) })).rejects.toThrow('stopped');
+    expect(await readdir(parent)).toEqual([]); // no out folder, no staging folder left behind
+
+    await generateDataset({ ...opts, outDir: out });
+    const before = await readFile(join(out, 'prompt.json'), 'utf8');
+    await expect(generateDataset({ ...opts, count: 2, outDir: out, overwrite: true, onProgress: stopAt(1) })).rejects.toThrow('stopped');
+    expect(await readdir(parent)).toEqual(['data']);
+    expect(await readFile(join(out, 'prompt.json'), 'utf8')).toBe(before); // the earlier set is untouched
+
+    await generateDataset({ ...opts, count: 2, seed: 4, outDir: out, overwrite: true });
+    expect((await readFile(join(out, 'prompt.json'), 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect(JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8'))).toMatchObject({ seed: 4, count: 2 });
+    expect(await readdir(parent)).toEqual(['data']);
+
+    // stopped by a signal, on one thread and in worker threads: nothing left either
+    for (const workers of [1, 2]) {
+      const stop = new AbortController();
+      const run = generateDataset({ ...opts, workers, outDir: join(parent, 'stopped'), signal: stop.signal, onProgress: () => stop.abort(new Error('interrupted')) });
+      await expect(run).rejects.toThrow('interrupted');
+      expect(await readdir(parent)).toEqual(['data']);
+    }
+
+    // an output folder given through a link: the link stays, the files land in the folder it names
+    await mkdir(join(parent, 'real'));
+    await symlink(join(parent, 'real'), join(parent, 'link'));
+    await generateDataset({ ...opts, count: 1, outDir: join(parent, 'link') });
+    expect((await lstat(join(parent, 'link'))).isSymbolicLink()).toBe(true);
+    expect(await readdir(join(parent, 'real'))).toContain('prompt.json');
+    expect((await readdir(parent)).sort()).toEqual(['data', 'link', 'real']);
   });
 
   it('refuses a non-empty output folder, an unknown blender and bad counts', async () => {

@@ -171,9 +171,18 @@ describe('split and flip', () => {
       } else expect(b.prompt).toBe(a.prompt);
     }
     expect(sawSide).toBe(true);
-    const random = await DentalDataset.open(gen, { flip: 'random', flipSeed: 3 });
-    const flags = Array.from({ length: COUNT }, (_, i) => random.flipped(i));
-    expect(flags).toEqual(Array.from({ length: COUNT }, (_, i) => random.flipped(i)));
+    // 'random': about half the samples, the same ones for the same flipSeed in every instance, others for another seed
+    const flagsOf = async (flipSeed: number) => {
+      const ds = await DentalDataset.open(gen, { flip: 'random', flipSeed });
+      return { ds, flags: Array.from({ length: 400 }, (_, i) => ds.flipped(i)) };
+    };
+    const [r3, again, r4] = [await flagsOf(3), await flagsOf(3), await flagsOf(4)];
+    expect(again.flags).toEqual(r3.flags);
+    expect(r4.flags).not.toEqual(r3.flags);
+    const share = r3.flags.filter(Boolean).length / r3.flags.length;
+    expect(share).toBeGreaterThan(0.4);
+    expect(share).toBeLessThan(0.6);
+    for (let i = 0; i < COUNT; i++) expect((await r3.ds.get(i)).flipped).toBe(r3.flags[i]);
   });
 });
 
@@ -260,6 +269,27 @@ describe('bad input', () => {
     }
   });
 
+  it('a listed map, or a whole map folder, that links outside the dataset folder', async () => {
+    // folders layout: one lighting map is a link to a file outside
+    const dir = await fixture('maplink', ['target', 'lighting', 'segmentation']);
+    const victim = (await readdir(join(dir, 'lighting')))[0]!;
+    const outside = join(base, 'outside-lighting.png');
+    await cp(join(dir, 'lighting', victim), outside);
+    await unlink(join(dir, 'lighting', victim));
+    await symlink(outside, join(dir, 'lighting', victim));
+    await expect(DentalDataset.open(dir, { blender: new AlphaBlender() })).rejects.toThrow(
+      `lighting image lighting/${victim} of sample target/${victim} links outside the dataset folder`,
+    );
+    const ds = await DentalDataset.open(dir, { blender: new AlphaBlender(), skipInvalid: true, warn: () => {} });
+    expect(ds.length).toBe(COUNT - 1);
+    expect(ds.skipped.map((k) => k.file)).toEqual([`target/${victim}`]);
+
+    // generator layout: segmentation/ itself is a link to a folder outside
+    const linked = await fixture('dirlink', ['prompt.json', 'source', 'target', 'lighting']);
+    await symlink(join(gen, 'segmentation'), join(linked, 'segmentation'));
+    await expect(DentalDataset.open(linked)).rejects.toThrow(/segmentation image segmentation\/\S+\.png of sample target\/\S+ links outside the dataset folder/);
+  });
+
   it('mismatched sizes within a sample', async () => {
     const dir = await fixture('sizes', ['target', 'lighting', 'segmentation']);
     const victim = (await readdir(join(dir, 'lighting')))[0]!;
@@ -291,6 +321,7 @@ describe('bad input', () => {
     await mkdir(empty);
     await expect(DentalDataset.open(empty)).rejects.toThrow(/has neither a prompt.json/);
     await expect(DentalDataset.open(join(base, 'nope'))).rejects.toThrow(/does not exist/);
+    await expect(DentalDataset.open(join(gen, 'prompt.json'))).rejects.toThrow(/prompt.json is a file, not a dataset folder/);
     await expect(DentalDataset.open(gen, { width: 3 })).rejects.toThrow(/option width must be an integer >= 8/);
     await expect(DentalDataset.open(gen, { valFraction: 1 })).rejects.toThrow(DentalDataError);
     const ds = await DentalDataset.open(gen);

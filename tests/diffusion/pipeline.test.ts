@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -75,7 +75,9 @@ describe('DiffusionPipeline', () => {
     expect(calls).toBe(3 * 2 * 2); // steps x (cond, uncond) x conditions
     const doubled = pipe.sample({ ...base, conditions: [{ image: cond, latent, weight: 2 }] });
     expect(values(twice.latents)).toEqual(values(doubled.latents));
-    const once = pipe.sample({ ...base, conditions: [{ image: cond, latent }] });
+    calls = 0;
+    const once = pipe.sample({ ...base, conditions: [{ image: cond, latent, activate }] });
+    expect(calls).toBe(1); // a single condition's set stays in place for the whole run
     expect(maxDiff(once.latents, twice.latents)).toBeGreaterThan(1e-4);
   });
 
@@ -98,6 +100,19 @@ describe('DiffusionPipeline', () => {
     expect(values(withSwitch.latents)).toEqual(values(onlyA.latents));
     lora.deleteAdapter('a');
     lora.deleteAdapter('b');
+  });
+
+  it('schedulerOverrides gives one scheduler kind its own options (SD1.5 DDIM) while the others keep working', () => {
+    const sd15 = new DiffusionPipeline(models, { schedulerConfig: SD_BETAS, schedulerOverrides: { ddim: { clipSample: false, setAlphaToOne: false, stepsOffset: 1 } } });
+    const { conditions: _, ...noControl } = base;
+    const request = { ...noControl, width: 8, height: 8 };
+    const ddim = sd15.sample(request);
+    expect(ddim.timesteps).toEqual([667, 334, 1]);
+    expect(plain.sample(request).timesteps).toEqual([666, 333, 0]);
+    expect(sd15.sample({ ...request, scheduler: 'euler' }).timesteps).toHaveLength(3);
+    // the same options for every kind would reach Euler, which has no setAlphaToOne
+    const shared = new DiffusionPipeline(models, { schedulerConfig: { ...SD_BETAS, setAlphaToOne: false } });
+    expect(() => shared.sample({ ...request, scheduler: 'euler' })).toThrow(/euler: unknown option 'setAlphaToOne'/);
   });
 
   it('refuses bad sizes and unknown schedulers with clear errors', () => {
@@ -139,6 +154,7 @@ describe('image writers', () => {
     expect(px(6, 1)).toEqual([255, 0, 0]); // b's first pixel, second column
     const path = await writeGrid(join(dir, 'grid.png'), [a, b, a], { padding: 1, scale: 2 });
     expect((await sharp(path).metadata()).width).toBe(16);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]); // written atomically, no temporaries left
     expect(() => gridRgb8([a, tensor([0, 0, 0], [1, 3, 1, 1])])).toThrow(/column 1/);
   });
 });

@@ -87,7 +87,18 @@ describe('diffusionTrainingStep', () => {
     const off = byHand(42, { noiseOffset: 0.1 });
     const { loss } = diffusionTrainingStep(models, batch, { generator: new Generator(42), noiseOffset: 0.1 });
     expect(loss.item()).toBeCloseTo(mean(perSample(off.pred, off.noise)), 6);
-    expect(off.ts).not.toEqual(hand.ts.concat([-1])); // sanity: the offset draw shifted the generator stream
+    // the offset is not a no-op: without it the same seed gives another loss
+    expect(Math.abs(loss.item() - mean(perSample(hand.pred, hand.noise)))).toBeGreaterThan(1e-6);
+    // and it is one value per sample and channel: noise minus the plain draw is constant over pixels
+    const plain = noGrad(() => {
+      const g = new Generator(42);
+      const z0 = vae.encode(batch.images.mul(2).sub(1)).sample(g);
+      vae.encode(batch.conditions).sample(g);
+      return randn(z0.shape, { generator: g });
+    });
+    const shift = off.noise.sub(plain);
+    expect(shift.max([2, 3]).sub(shift.min([2, 3])).abs().max().item()).toBeLessThan(1e-6);
+    expect(shift.abs().max().item()).toBeGreaterThan(1e-3);
   });
 
   it('prompt dropout replaces the drawn prompts by "" (seeded), and with p = 1 all of them', () => {

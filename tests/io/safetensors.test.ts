@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   AdamW, Linear, SafetensorsError, Sequential, StateDictError, bf16ToFloat, decodeSafetensors, encodeSafetensors, floatToBf16, floatToHalf,
-  halfToFloat, loadModule, loadOptimizer, mseLoss, randn, saveModule, saveOptimizer, tensor,
+  ReferenceBackend, type Storage, halfToFloat, loadModule, loadOptimizer, mseLoss, randn, saveModule, saveOptimizer, tensor,
 } from '../../core/index.ts';
 
 /** Builds a file by hand, exactly as the format describes it. */
@@ -33,6 +33,14 @@ describe('safetensors format', () => {
     );
     expect(Array.from(bytes)).toEqual(Array.from(expected));
     expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0);
+  });
+
+  it('keeps a metadata key named __proto__ as a key (it must not set the prototype)', () => {
+    const metadata = JSON.parse('{"__proto__": "x", "format": "pt"}') as Record<string, string>;
+    const back = decodeSafetensors(encodeSafetensors(new Map([['a', tensor([1])]]), { metadata })).metadata!;
+    expect(Object.keys(back)).toEqual(['__proto__', 'format']);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toBe('x');
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
   });
 
   it('reads F16, BF16 and F64 to float32', () => {
@@ -187,5 +195,36 @@ describe('module and optimiser checkpoints', () => {
     stepN(b, ob, 2);
     expect(Array.from(b.weight.toArray())).toEqual(Array.from(a.weight.toArray()));
     await expect(loadOptimizer(join(dir, 'lin.safetensors'), ob)).rejects.toThrow(/not an optimiser checkpoint/);
+  });
+
+  it('loading releases the tensors it read from the file (on a GPU they would stay allocated)', async () => {
+    const uploads = new Set<Storage>();
+    const disposed = new Set<Storage>();
+    const backend = new (class extends ReferenceBackend {
+      override upload(values: ArrayLike<number>) {
+        const st = super.upload(values);
+        uploads.add(st);
+        return st;
+      }
+      override dispose(st: Storage) {
+        disposed.add(st);
+      }
+    })();
+    const src = new Linear(2, 3, { seed: 1 });
+    const opt = new AdamW(src.parameters());
+    mseLoss(src.forward(randn([4, 2], { seed: 2 })), randn([4, 3], { seed: 3 })).backward();
+    opt.step();
+    await saveModule(join(dir, 'rel.safetensors'), src);
+    await saveOptimizer(join(dir, 'rel-opt.safetensors'), opt);
+    const m = new Linear(2, 3, { seed: 4, backend });
+    const mo = new AdamW(m.parameters());
+    uploads.clear();
+    await loadModule(join(dir, 'rel.safetensors'), m);
+    await loadOptimizer(join(dir, 'rel-opt.safetensors'), mo);
+    await expect(loadOptimizer(join(dir, 'rel.safetensors'), mo)).rejects.toThrow(/not an optimiser checkpoint/);
+    expect(uploads.size).toBe(2 + 4 + 2); // weight and bias, their two moments, the failed load's two tensors
+    for (const st of uploads) expect(disposed.has(st)).toBe(true);
+    expect(disposed.has(m.weight.storage)).toBe(false);
+    expect(Array.from(m.weight.toArray())).toEqual(Array.from(src.weight.toArray()));
   });
 });

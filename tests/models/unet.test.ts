@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend, TensorError, assertGradcheck, noGrad, randn, shapeOnly, type Tensor } from '../../core/index.ts';
 import { UNet2DConditionModel } from '../../plugins/unet/unet.ts';
-import { UNET_TINY } from '../../plugins/unet/config.ts';
+import { UNET_TINY, resolveUNetConfig } from '../../plugins/unet/config.ts';
+import { resolveVaeConfig } from '../../plugins/vae/config.ts';
 import { timestepSinusoids } from '../../plugins/unet/embeddings.ts';
 import { finiteDifferenceGrads, gradMismatches } from './fd.ts';
 
@@ -81,7 +82,9 @@ describe('UNet2DConditionModel tiny preset', () => {
     });
     const ym = noGrad(() => unet.forward(x, [7], ctx, { midBlockAdditionalResidual: randn([1, 64, 4, 4], { seed: 9 }) }));
     expect(ym.sub(base).abs().max().item()).toBeGreaterThan(1e-4);
-    expect(() => unet.forward(x, [7], ctx, { downBlockAdditionalResiduals: zeros.slice(1) })).toThrow(/4/);
+    expect(() => unet.forward(x, [7], ctx, { downBlockAdditionalResiduals: zeros.slice(1) })).toThrow(/downBlockAdditionalResiduals has 3 tensors, the down path makes 4/);
+    // a [N, C, 1, 1] residual would broadcast: refused
+    expect(() => unet.forward(x, [7], ctx, { midBlockAdditionalResidual: randn([1, 64, 1, 1]) })).toThrow(/midBlockAdditionalResidual is \[1, 64, 1, 1\], the mid block's output is \[1, 64, 4, 4\]/);
   });
 
   it('computes sinusoidal timestep features as diffusers (flip_sin_to_cos, shift 0)', () => {
@@ -122,5 +125,15 @@ describe('UNet2DConditionModel tiny preset', () => {
     const ctx = randn([1, 2, 4], { backend, seed: 2 });
     const mid = randn([1, 16, 2, 2], { backend, seed: 3 }).mul(0.1);
     assertGradcheck((c, m) => unet.forward(x, [321], c!, { midBlockAdditionalResidual: m! }), [ctx, mid]);
+  });
+});
+
+describe('presets', () => {
+  it('an unknown preset name is refused in both forms (name, or overrides over a preset)', () => {
+    expect(() => resolveUNetConfig('sd14' as never)).toThrow(/UNet: unknown preset 'sd14' \(known: sd15, tiny\)/);
+    expect(() => resolveUNetConfig({ preset: 'sd14' as never, layersPerBlock: 1 })).toThrow(/UNet: unknown preset 'sd14'/);
+    expect(() => resolveVaeConfig({ preset: 'toString' as never })).toThrow(/VAE: unknown preset 'toString' \(known: sd15, tiny\)/);
+    expect(resolveUNetConfig({ preset: 'sd15', crossAttentionDim: 1024 })).toMatchObject({ blockOutChannels: [320, 640, 1280, 1280], crossAttentionDim: 1024 });
+    expect(resolveVaeConfig({ latentChannels: 8 })).toMatchObject({ blockOutChannels: [16, 32], latentChannels: 8 });
   });
 });

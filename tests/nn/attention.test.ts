@@ -68,6 +68,9 @@ describe('MultiheadAttention', () => {
     const changed = randn([1, 1, 6], { seed: 99 });
     const y2 = mha.forward(x, concat([ctx2, changed], 1), { mask });
     expect(Array.from(y2.toArray())).toEqual(Array.from(y.toArray()));
+    // any nonzero attends, as documented (a float mask of 2s and -1s is the same mask)
+    const y3 = mha.forward(x, ctx, { mask: tensor([[[[2, -1, 0], [0.5, 0, 0]]]]) });
+    expect(Array.from(y3.toArray())).toEqual(Array.from(y.toArray()));
     // gradients flow to every projection
     mseLoss(y, randn([1, 2, 8], { seed: 6 })).backward();
     for (const p of mha.parameters()) expect(p.grad).not.toBeNull();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   Conv2d, Dropout, GELU, GroupNorm, Linear, Module, ModuleList, ReferenceBackend, Sequential, SiLU,
-  StateDictError, Tensor, conv2d, init, mseLoss, randn, tensor,
+  SGD, StateDictError, Tensor, conv2d, init, mseLoss, randn, tensor,
 } from '../../core/index.ts';
 
 /** A miniature of diffusers' nesting: down_blocks.{i}.resnets.{j}.conv1 */
@@ -105,6 +105,49 @@ describe('Module', () => {
     expect(order.at(-1)).toBe('');
     expect(order.indexOf('down_blocks.0.resnets.0.conv1')).toBeLessThan(order.indexOf('down_blocks.0.resnets.0'));
     expect(Array.from(net.proj.weight.toArray())).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('init functions fill in place with torch\'s bounds, seeded, releasing the old values', () => {
+    const disposed: unknown[] = [];
+    let copies = 0;
+    const backend = new (class extends ReferenceBackend {
+      override dispose(st: Parameters<ReferenceBackend['dispose']>[0]) {
+        disposed.push(st);
+      }
+      override copy(view: Parameters<ReferenceBackend['copy']>[0]) {
+        copies++;
+        return super.copy(view);
+      }
+    })();
+    const w = new Linear(32, 64, { backend, seed: 0 }).weight; // [64, 32]: fanIn 32, fanOut 64
+    const stats = () => {
+      const v = Array.from(w.toArray());
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      return { min: Math.min(...v), max: Math.max(...v), mean, std: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length) };
+    };
+    const before = w.storage;
+    expect(init.uniform_(w, -2, 3, { seed: 1 })).toBe(w);
+    expect(disposed).toEqual([before]);
+    const u = stats();
+    expect(u.min).toBeGreaterThanOrEqual(-2);
+    expect(u.max).toBeLessThan(3);
+    expect(u.mean).toBeCloseTo(0.5, 1);
+    const kaiming = Math.SQRT2 * Math.sqrt(3 / 32); // leaky_relu with a = 0
+    init.kaimingUniform_(w, { seed: 2 });
+    expect(stats().max).toBeLessThanOrEqual(kaiming);
+    expect(stats().max).toBeGreaterThan(0.95 * kaiming);
+    init.xavierUniform_(w, 1, { seed: 3 });
+    expect(Math.max(-stats().min, stats().max)).toBeLessThanOrEqual(Math.sqrt(6 / 96));
+    init.normal_(w, 1, 0.5, { seed: 4 });
+    expect(stats().mean).toBeCloseTo(1, 1);
+    expect(stats().std).toBeCloseTo(0.5, 1);
+    const again = Array.from(w.toArray());
+    init.normal_(w, 1, 0.5, { seed: 4 });
+    expect(Array.from(w.toArray())).toEqual(again);
+    init.constant_(w, 7);
+    expect(new Set(w.toArray())).toEqual(new Set([7]));
+    expect(disposed.length).toBe(6);
+    expect(copies).toBe(0); // the freshly drawn values are adopted, not copied (and so never left allocated)
   });
 
   it('moves parameters to another backend keeping the objects', () => {
@@ -234,5 +277,19 @@ describe('buffers', () => {
     expect(Array.from(m.table.toArray())).toEqual([7, 8, 9]);
     expect(() => m.registerParameter('table', tensor([1]))).toThrow(/'table' is already registered as another kind of member/);
     expect(() => m.registerModule('a.b', new Module())).toThrow(/without dots/);
+  });
+
+  it('a view registered as a parameter or buffer gets its own dense copy (an offset slice, a broadcast)', () => {
+    const base = tensor([[1, 2], [3, 4], [5, 6]]);
+    const m = new Module();
+    const own = tensor([7, 8]);
+    const p = m.registerParameter('p', base.slice(0, 1, 2)); // contiguous, but at offset 2 of base's storage
+    const b = m.registerBuffer('b', tensor([9]).expand([3]));
+    expect(m.registerParameter('q', own)).toBe(own); // a dense leaf is kept as is
+    expect(p.storage).not.toBe(base.storage);
+    expect([p.offset, p.storage.size, b.storage.size]).toEqual([0, 2, 3]);
+    expect(p.tolist()).toEqual([[3, 4]]);
+    expect(b.tolist()).toEqual([9, 9, 9]);
+    new SGD(m.parameters(), { lr: 1 }).step(); // an optimiser accepts it (it refused views)
   });
 });

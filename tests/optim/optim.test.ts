@@ -152,6 +152,49 @@ describe('optimisers', () => {
     b.grad = tensor([NaN]);
     expect(() => clipGradNorm([a, b], 1, { errorIfNonfinite: true })).toThrow(/norm is NaN/);
   });
+
+  it('parameters and optimiser state are marked long-lived on their backend (Backend.keep), so a tidy() around a step keeps them', () => {
+    const kept = new Set<unknown>();
+    const backend = new ReferenceBackend();
+    (backend as Backend).keep = (st) => kept.add(st);
+    const { x, y } = data(backend);
+    for (const make of [(ps: Tensor[]) => new AdamW(ps), (ps: Tensor[]) => new SGD(ps, { lr: 0.1, momentum: 0.9 })]) {
+      const net = new Mlp(backend);
+      const opt = make(net.parameters());
+      for (let i = 0; i < 2; i++) {
+        opt.zeroGrad();
+        mseLoss(net.forward(x), y).backward();
+        kept.clear();
+        opt.step();
+        const state = [...opt.stateDict().tensors.values()];
+        expect(state.length).toBe(opt instanceof AdamW ? 8 : 4);
+        expect([...kept]).toEqual(expect.arrayContaining([...net.parameters(), ...state].map((t) => t.storage)));
+        expect(kept.size).toBe(4 + state.length);
+      }
+    }
+    const p = tensor([1, 2], { backend });
+    kept.clear();
+    p.setData(tensor([3, 4], { backend }));
+    expect([...kept]).toEqual([p.storage]);
+  });
+
+  it('gradNorm: the max-abs norm, 0 without gradients, and one readback for all parameters', () => {
+    let reads = 0;
+    const backend = new (class extends ReferenceBackend {
+      override read(s: Parameters<ReferenceBackend['read']>[0]) {
+        reads++;
+        return super.read(s);
+      }
+    })();
+    const ps = [tensor([3, -7], { backend }), tensor([4], { backend }), tensor([1], { backend })];
+    ps[0]!.grad = tensor([3, -7], { backend });
+    ps[1]!.grad = tensor([4], { backend });
+    expect(gradNorm(ps, 'inf')).toBe(7);
+    expect(reads).toBe(1);
+    expect(gradNorm(ps)).toBeCloseTo(Math.sqrt(74), 5);
+    expect(reads).toBe(2);
+    expect(gradNorm([ps[2]!])).toBe(0);
+  });
 });
 
 describe('LR schedules', () => {

@@ -50,6 +50,13 @@ describe('plugin container', () => {
     expect(() => c.resolve(TOKENS.ConditionBlender, 'alpha')).toThrow(/no ConditionBlender plugin named 'alpha'; registered ConditionBlender plugins: screen/);
     expect(() => c.resolve(TOKENS.VAE)).toThrow(/no VAE plugin is registered\. Registered kinds: ConditionBlender \(screen\)/);
     expect(() => c.select(TOKENS.ConditionBlender, 'nope')).toThrow(/registered ConditionBlender plugins: screen/);
+    // the asked-for kind is listed first, then the others in registration order; nothing at all says 'none'
+    const d = new PluginContainer().register(TOKENS.Dataset, 'd', { useValue: { name: 'd', length: 0, get: async () => 0 } });
+    d.register(TOKENS.ConditionBlender, 'screen', { useValue: { name: 'screen', blend: (a) => a } });
+    expect(() => d.resolve(TOKENS.ConditionBlender, 'alpha')).toThrow(
+      "no ConditionBlender plugin named 'alpha'; registered ConditionBlender plugins: screen. Registered kinds: ConditionBlender (screen); Dataset (d)",
+    );
+    expect(() => new PluginContainer().resolve(TOKENS.VAE)).toThrow('no VAE plugin is registered. Registered kinds: none');
   });
 
   it('gives each run its own child container', () => {

@@ -1,6 +1,10 @@
 import 'reflect-metadata';
 import { container as rootContainer } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildRecipeFile } from '../../core/plugins/recipe.ts';
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import {
   DDIMScheduler,
@@ -91,5 +95,21 @@ describe('plugin registration (tsyringe)', () => {
     expect(a.timesteps[0]).toBe(901);
     expect(b.numInferenceSteps).toBeNull();
     expect(() => createScheduler(c, 'pndm')).toThrow(/no scheduler named 'pndm'/);
+  });
+});
+
+describe('plugin registration (framework PluginContainer, recipes)', () => {
+  it('registers each scheduler under its name, so a recipe can load the module and select one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sched-recipe-'));
+    const file = join(dir, 'recipe.json');
+    writeFileSync(file, JSON.stringify({ plugins: [{ module: resolve('plugins/schedulers/index.ts') }], select: { NoiseScheduler: 'euler' } }));
+    const run = await buildRecipeFile(file);
+    expect(run.container.names(TOKENS.NoiseScheduler)).toEqual(['ddpm', 'ddim', 'euler', 'dpmpp-2m']);
+    expect(run.container.resolve(TOKENS.NoiseScheduler).name).toBe('euler');
+    expect(registeredSchedulers(run.container).map((p) => p.name)).toEqual(['ddpm', 'ddim', 'euler', 'dpmpp-2m']);
+    const s = createScheduler(run.container, 'DDIMScheduler', { stepsOffset: 1 });
+    s.setTimesteps(10);
+    expect(s.timesteps[0]).toBe(901);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

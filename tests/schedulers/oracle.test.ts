@@ -65,10 +65,11 @@ describe('with an oracle model (one that knows x0) every sampler returns x0', ()
           worstX0 = Math.max(worstX0, maxAbsDiff(r.predOriginalSample!, small));
           x = r.prevSample;
         });
-        // DDPM / DDIM end clean only when the last step's previous timestep is before 0
-        // (with trailing spacing it can be t = 0 itself, at abar_0 < 1, as in diffusers).
+        // DDPM steps to the schedule's next timestep (-1 after the last), so it always ends clean;
+        // DDIM steps t - numTrain / steps and ends clean only when that is before 0 (with
+        // trailing spacing it can be t = 0 itself, at abar_0 < 1, as in diffusers).
         const last = s.timesteps[s.timesteps.length - 1]!;
-        const endsClean = !(s instanceof DDPMScheduler || s instanceof DDIMScheduler) || last - Math.floor(200 / steps) < 0;
+        const endsClean = !(s instanceof DDIMScheduler) || last - Math.floor(200 / steps) < 0;
         // float32 rounding of x_T (about sigma_max in size) is amplified by up to sigma_max when x0 is
         // inferred: squaredcos_cap_v2 at 200 steps reaches sigma ~ 4000 (why DPM-Solver has lambdaMinClipped).
         const abarMin = s.alphasCumprod[199]!;

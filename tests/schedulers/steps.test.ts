@@ -31,6 +31,21 @@ describe('one step, against the formulas evaluated by hand', () => {
     expectValues(vals(prevSample), x0.map((x0i, i) => (Math.sqrt(ap) * beta / (1 - a)) * x0i + (Math.sqrt(1 - beta) * (1 - ap) / (1 - a)) * vals(x)[i]! + Math.sqrt(variance) * vals(z)[i]!));
   });
 
+  it('DDPM steps to the next timestep of the schedule (diffusers\' previous_timestep), also where the gaps are uneven', () => {
+    const s = new DDPMScheduler({ ...NOCLIP, timestepSpacing: 'linspace' });
+    s.setTimesteps(3);
+    expect(s.timesteps).toEqual([999, 500, 0]);
+    expect([999, 500, 0].map((t) => s.previousTimestep(t))).toEqual([500, 0, -1]);
+    // the step from 999 lands on abar_500 (not on 999 - 333 = 666)
+    const a = s.alphasCumprod[999]!;
+    const ap = s.alphasCumprod[500]!;
+    const beta = 1 - a / ap;
+    const x0 = vals(x).map((xi, i) => (xi - Math.sqrt(1 - a) * vals(out)[i]!) / Math.sqrt(a));
+    const mean = x0.map((x0i, i) => (Math.sqrt(ap) * beta / (1 - a)) * x0i + (Math.sqrt(1 - beta) * (1 - ap) / (1 - a)) * vals(x)[i]!);
+    expectValues(vals(s.step(out, 999, x, { varianceNoise: z }).prevSample), mean.map((m, i) => m + Math.sqrt(((1 - ap) / (1 - a)) * beta) * vals(z)[i]!));
+    expect(() => s.step(out, 998, x)).toThrow(/ddpm.step: timestep 998 is not in the inference schedule/);
+  });
+
   it('DDPM fixed_large uses beta_t as the variance; clipSample clamps x0 to [-range, range]', () => {
     const s = new DDPMScheduler({ ...NOCLIP, varianceType: 'fixed_large', clipSample: true, clipSampleRange: 0.5, predictionType: 'sample' });
     expect(s.variance(10)).toBeCloseTo(s.betas[10]!, 15);

@@ -31,6 +31,20 @@ describe('telemetry operators', () => {
     for (const e of out) expect(e.smoothedLoss).toBeCloseTo(1);
   });
 
+  it('smoothLoss is ema() over the losses: NaN before the first finite loss, skips a NaN after it', async () => {
+    const losses = [NaN, 2, NaN, 4, 1];
+    const out = await collect(from(losses.map((l, i) => step(i + 1, l))).pipe(smoothLoss(0.8)));
+    const want = await collect(from(losses).pipe(ema(0.8, (x: number) => x)));
+    expect(out.map((e) => e.smoothedLoss)).toEqual(want);
+    expect(want[0]).toBeNaN();
+    expect(want[1]).toBeCloseTo(2);
+    expect(want[2]).toBe(want[1]);
+    expect(want[3]).toBeCloseTo((0.8 * 0.2 * 2 + 0.2 * 4) / (1 - 0.64));
+    expect(out.map((e) => e.loss)).toEqual(losses);
+    expect(() => smoothLoss(1)).toThrow(/smoothLoss: beta must be in \[0, 1\)/);
+    expect(() => eta(10, 0)).toThrow(/eta: window must be an integer >= 1/);
+  });
+
   it('throughput and eta use a sliding window of step times', async () => {
     const events = [step(1, 1, 100), step(2, 1, 300), step(3, 1, 200)];
     const tp = await collect(from(events).pipe(throughput(2)));

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -34,7 +34,7 @@ describe('sinks', () => {
   it('JSONL keeps NaN visible; the loss curve skips it', async () => {
     const path = join(dir, 'a', 'log.jsonl');
     const jsonl = new JsonlSink({ path });
-    const curve = new LossCurveSink({ path: join(dir, 'a', 'loss.png'), svgPath: join(dir, 'a', 'loss.svg') });
+    const curve = new LossCurveSink({ path: join(dir, 'a', 'loss.png'), svgPath: join(dir, 'svg', 'loss.svg') });
     const bus = new TelemetryBus({ runId: 'x' });
     jsonl.attach(bus.events$);
     curve.attach(bus.events$);
@@ -43,10 +43,21 @@ describe('sinks', () => {
     const lines = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l['type'])).toEqual(['run_start', 'step', 'step', 'warning', 'step', 'run_end']);
     expect(lines[2]).toMatchObject({ step: 2, loss: 'NaN' });
-    const svg = await readFile(join(dir, 'a', 'loss.svg'), 'utf8');
+    const png = await readFile(join(dir, 'a', 'loss.png'));
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect((await readdir(join(dir, 'a'))).sort()).toEqual(['log.jsonl', 'loss.png']); // no temporary files left
+    const svg = await readFile(join(dir, 'svg', 'loss.svg'), 'utf8');
     expect(svg).not.toContain('NaN');
     expect(svg).toContain('training loss (x)');
     expect(lossCurveSvg([])).toContain('<svg');
+  });
+
+  it('a JSONL log that cannot be written fails close() naming the file (instead of an unhandled stream error)', async () => {
+    const sink = new JsonlSink({ path: dir }); // a folder: opening it for append fails
+    const bus = new TelemetryBus();
+    sink.attach(bus.events$);
+    drive(bus);
+    await expect(sink.close()).rejects.toThrow(`telemetry/jsonl: cannot write the log ${dir}: EISDIR`);
   });
 
   it('sinks need their options, and the error names the option', async () => {

@@ -109,10 +109,10 @@ describe('WordTokenizer', () => {
     expect(small.vocab.slice(4)).toEqual([',', '3', 'a', 'd', 'dental']);
   });
 
-  it('saves and loads as JSON', () => {
+  it('saves and loads as JSON', async () => {
     const tok = WordTokenizer.fromCorpus(corpus, { contextLength: 16 });
     const file = join(dir, 'tok.json');
-    tok.save(file);
+    await tok.save(file);
     const back = WordTokenizer.load(file);
     expect(back.vocab).toEqual(tok.vocab);
     expect(back.contextLength).toBe(16);

@@ -17,6 +17,8 @@ export class JsonlSink implements TelemetrySink {
   readonly name: string;
   private out: WriteStream | null = null;
   private sub: Subscription | null = null;
+  /** A write error, kept for close() (an unhandled stream 'error' would kill the process). */
+  private failure: Error | null = null;
 
   constructor(private readonly options: JsonlSinkOptions) {
     if (!options || typeof options.path !== 'string' || !options.path) throw new PluginError('telemetry/jsonl: option "path" (the log file) is required');
@@ -26,6 +28,10 @@ export class JsonlSink implements TelemetrySink {
   attach(events: Observable<TrainingEvent>): void {
     mkdirSync(dirname(this.options.path), { recursive: true });
     this.out = createWriteStream(this.options.path, { flags: 'a' });
+    this.out.on('error', (e) => {
+      this.failure ??= e;
+      this.sub?.unsubscribe();
+    });
     // NaN and Infinity are not JSON: they are written as strings so a bad loss stays visible.
     const replacer = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
     this.sub = events.subscribe((e) => this.out?.write(`${JSON.stringify(e, replacer)}\n`));
@@ -35,7 +41,8 @@ export class JsonlSink implements TelemetrySink {
     this.sub?.unsubscribe();
     const out = this.out;
     this.out = null;
-    if (out) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (out && !this.failure) await new Promise<void>((resolve) => out.end(() => resolve()));
+    if (this.failure) throw new PluginError(`telemetry/jsonl: cannot write the log ${this.options.path}: ${this.failure.message}`);
   }
 }
 

@@ -1,8 +1,9 @@
 /** The loss curve of a run as an SVG chart, rasterised to PNG with sharp when the run ends. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import sharp from 'sharp';
+import { writeFileAtomic } from '../../io/atomic.ts';
 import { PluginError, type PluginContainer } from '../../plugins/container.ts';
 import { TOKENS } from '../../plugins/tokens.ts';
 import type { TrainingEvent } from '../events.ts';
@@ -85,9 +86,13 @@ export class LossCurveSink implements TelemetrySink {
   /** Renders the PNG (and the SVG when asked) from the points seen so far. */
   async render(): Promise<void> {
     const svg = lossCurveSvg(this.points, { width: this.options.width, height: this.options.height, logScale: this.options.logScale, title: this.title });
+    const png = await sharp(Buffer.from(svg)).png().toBuffer();
     await mkdir(dirname(this.options.path), { recursive: true });
-    await sharp(Buffer.from(svg)).png().toFile(this.options.path);
-    if (this.options.svgPath) await writeFile(this.options.svgPath, svg);
+    await writeFileAtomic(this.options.path, png);
+    if (this.options.svgPath) {
+      await mkdir(dirname(this.options.svgPath), { recursive: true });
+      await writeFileAtomic(this.options.svgPath, new TextEncoder().encode(svg));
+    }
   }
 
   async close(): Promise<void> {
