@@ -59,6 +59,36 @@ describe.each(MODES)('nn + AdamW on gpujs:%s', (variant) => {
     expect(want.losses[2]!).toBeLessThan(want.losses[0]!);
   });
 
+  it('a tidy() around each step keeps the parameters and the optimiser state (Backend.keep)', () => {
+    const backend = backendFor(variant);
+    const want = run(reference, 3);
+    withBackend(backend, () => {
+      const model = new Tiny(backend);
+      const opt = new AdamW(model.parameters(), { lr: 1e-2 });
+      const x = randn([2, 3, 4, 4], { seed: 5 });
+      const y = randn([2, 16, 1], { seed: 6 });
+      const live = backend.stats.liveStorages;
+      const losses: number[] = [];
+      const liveAfter: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        losses.push(backend.tidy(() => {
+          opt.zeroGrad();
+          const loss = model.forward(x).sub(y).square().mean();
+          loss.backward();
+          opt.step();
+          return loss.item();
+        }));
+        liveAfter.push(backend.stats.liveStorages - live);
+      }
+      // What the steps leave: AdamW's two moments per parameter (the parameters' new values
+      // replace their old storages), the same after every step.
+      const moments = 2 * model.parameters().length;
+      expect(liveAfter).toEqual([moments, moments, moments]);
+      expectClose(Float32Array.from(losses), Float32Array.from(want.losses), { reduction: 128, rtol: 1e-4 }, 'losses with a tidy per step');
+      model.parameters().forEach((p, i) => expectClose(p.toArray(), want.params[i]!, { reduction: 128, rtol: 1e-3, atol: 1e-5 }, `parameter ${i} after 3 tidy steps`));
+    });
+  });
+
   it('reads nothing back during forward, backward and the optimiser step', () => {
     const backend = backendFor(variant);
     withBackend(backend, () => {

@@ -155,6 +155,15 @@ export class GpuJsBackend implements Backend {
   }
 
   /**
+   * Marks a storage long-lived (Backend.keep: a parameter's new values, an optimiser's
+   * moments): no tidy open now disposes it; dispose() still does.
+   */
+  keep(storage: Storage): void {
+    if (!(storage instanceof GpuJsStorage) || storage.backend !== this) return;
+    for (const scope of this.scopes) scope.delete(storage);
+  }
+
+  /**
    * Disposes every storage and releases the executor (compiled kernels, the GL context, the
    * worker thread); the backend cannot be used afterwards.
    */
