@@ -119,8 +119,9 @@ export interface SampleCondition {
   /** Weight of this condition's residuals in the sum (default 1). */
   weight?: number;
   /**
-   * Runs before this condition's ControlNet pass: puts the condition's own adapter (LoRA,
-   * zero convs, norms) in place. Needed when several conditions share one base ControlNet.
+   * Puts the condition's own adapter (LoRA, zero convs, norms) in place before its ControlNet
+   * pass; the pipeline calls it only when another condition ran since (once per run for a
+   * single condition). Needed when several conditions share one base ControlNet.
    */
   activate?: () => void;
   /** Precomputed condition latent (ctrLoRA base), skips the VAE encode. */

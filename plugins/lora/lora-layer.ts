@@ -15,7 +15,7 @@ import * as init from '../../core/nn/init.ts';
 import { Conv2d } from '../../core/nn/layers/conv2d.ts';
 import { Linear } from '../../core/nn/layers/linear.ts';
 import { Dropout } from '../../core/nn/layers/activation.ts';
-import { copyInto } from '../../core/nn/parameter.ts';
+import { replaceStorage } from '../../core/nn/parameter.ts';
 import type { Generator } from '../../core/random.ts';
 import type { Tensor } from '../../core/tensor.ts';
 import type { ResolvedLoraConfig } from './config.ts';
@@ -112,7 +112,8 @@ export class LoraHost extends Module {
   /** Adds factor * up·down to the base weight in place (no gradient recorded). */
   foldIntoBase(name: string, factor: number): void {
     const pair = this.pairs.get(name)!;
-    noGrad(() => copyInto(this.base.weight, this.base.weight.add(pair.deltaWeight().mul(factor))));
+    // The sum is a fresh dense tensor: the weight takes its storage over instead of copying it.
+    noGrad(() => replaceStorage(this.base.weight, this.base.weight.add(pair.deltaWeight().mul(factor)).storage));
   }
 }
 

@@ -11,7 +11,7 @@
  */
 import { noGrad } from '../../core/autograd.ts';
 import { ArgumentError, ShapeError, TensorError, fmtShape } from '../../core/errors.ts';
-import { type Module, type NamePattern, matchesPattern } from '../../core/nn/module.ts';
+import { type Module, type NamePattern, patternMatcher } from '../../core/nn/module.ts';
 import { Conv2d } from '../../core/nn/layers/conv2d.ts';
 import { Linear } from '../../core/nn/layers/linear.ts';
 import { copyInto } from '../../core/nn/parameter.ts';
@@ -393,7 +393,8 @@ export class LoraModel {
         return [n, t];
       });
     }
-    return all.filter(([n]) => matchesPattern(include as NamePattern, n));
+    const matches = patternMatcher(include as NamePattern);
+    return all.filter(([n]) => matches(n));
   }
 
   private isLoraParam(name: string): boolean {
