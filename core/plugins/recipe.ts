@@ -11,7 +11,8 @@
  *     "select": { "ConditionBlender": "my-blend" }
  *   }
  *
- * Relative module paths resolve against the config file's folder. Each build makes a
+ * Relative module paths resolve against the config file's folder, which register() also gets
+ * (`context.baseDir`) to resolve the file paths in its options. Each build makes a
  * fresh child container, so every run starts from the same plugins.
  */
 import { readFile } from 'node:fs/promises';
@@ -22,9 +23,15 @@ import { TOKENS } from './tokens.ts';
 
 export type PluginOptions = Readonly<Record<string, unknown>>;
 
+/** What a plugin's register() gets besides its options. */
+export interface PluginContext {
+  /** The recipe's folder (buildRecipeFile) or BuildRecipeOptions.baseDir, else the working directory: relative file options resolve against it. */
+  baseDir: string;
+}
+
 /** What a plugin module exports. */
 export interface PluginModule {
-  register(container: PluginContainer, options: PluginOptions): void | Promise<void>;
+  register(container: PluginContainer, options: PluginOptions, context: PluginContext): void | Promise<void>;
 }
 
 export interface PluginEntry {
@@ -109,7 +116,7 @@ export async function buildRecipe(config: RecipeConfig, options: BuildRecipeOpti
   const run = createRunContainer(options.parent ?? rootContainer);
   for (const entry of config.plugins) {
     const plugin = await loadPlugin(entry, options);
-    await plugin.register(run, entry.options ?? {});
+    await plugin.register(run, entry.options ?? {}, { baseDir: options.baseDir ?? process.cwd() });
   }
   for (const [kind, name] of Object.entries(config.select ?? {})) {
     const token = (TOKENS as Record<string, (typeof TOKENS)[keyof typeof TOKENS]>)[kind];

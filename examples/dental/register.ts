@@ -10,21 +10,20 @@
  * (looked up among the container's blenders, else the bundled ones; default mask-composite);
  * the loader's other options (split, flip, skipInvalid, ...) pass through.
  */
-import type { DependencyContainer } from 'tsyringe';
-import { PluginContainer } from '../../core/plugins/container.ts';
+import { type AnyContainer, provide } from '../../core/plugins/any-container.ts';
+import type { PluginContainer } from '../../core/plugins/container.ts';
 import { TOKENS, type ConditionBlender, type Dataset } from '../../core/plugins/tokens.ts';
 import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
 import { DentalDataset, type DentalDatasetOptions, type DentalSample } from './dataset.ts';
 import { ProceduralDentalDataset, type ProceduralDentalOptions } from './procedural-dataset.ts';
 
-export function registerDataset(container: DependencyContainer | PluginContainer, dataset: Dataset<DentalSample>): void {
-  if (container instanceof PluginContainer) container.register(TOKENS.Dataset, dataset.name, { useValue: dataset });
-  else container.register(TOKENS.Dataset, { useValue: dataset });
+export function registerDataset(container: AnyContainer, dataset: Dataset<DentalSample>): void {
+  provide(container, TOKENS.Dataset, dataset.name, () => dataset);
 }
 
 /** Opens the dataset in `root` (any layout DentalDataset reads) and registers it. */
 export async function registerDentalDataset(
-  container: DependencyContainer | PluginContainer,
+  container: AnyContainer,
   root: string,
   options?: DentalDatasetOptions,
 ): Promise<DentalDataset> {
@@ -34,7 +33,7 @@ export async function registerDentalDataset(
 }
 
 /** Registers a procedural (render-on-demand) dental dataset. */
-export function registerProceduralDataset(container: DependencyContainer | PluginContainer, options: ProceduralDentalOptions): ProceduralDentalDataset {
+export function registerProceduralDataset(container: AnyContainer, options: ProceduralDentalOptions): ProceduralDentalDataset {
   const ds = new ProceduralDentalDataset(options);
   registerDataset(container, ds);
   return ds;

@@ -1,6 +1,6 @@
 /**
  * Condition blender plugins. `register(container)` puts each under TOKENS.ConditionBlender,
- * in a plain tsyringe container or in the framework's PluginContainer (then under its name, so a
+ * in either container flavour (core/plugins/any-container.ts; in a PluginContainer under its name, so a
  * recipe can `"select": { "ConditionBlender": "mask-composite" }` and load this module with
  * `{ "module": "./plugins/blenders/index.ts" }`). `blenderByName` picks the one a config names.
  * To add a blender: write a class implementing ConditionBlender (core/plugins/tokens.ts) in its
@@ -8,7 +8,7 @@
  */
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import { PluginContainer } from '../../core/plugins/container.ts';
+import { type AnyContainer, provide, resolveEvery, resolveNamed } from '../../core/plugins/any-container.ts';
 import { TOKENS, type ConditionBlender } from '../../core/plugins/tokens.ts';
 import { AlphaBlender } from './alpha.ts';
 import { ChannelStackBlender } from './channel-stack.ts';
@@ -28,11 +28,10 @@ export const BLENDERS: ReadonlyArray<() => ConditionBlender> = [
   () => new ChannelStackBlender(),
 ];
 
-export function register(container: DependencyContainer | PluginContainer): void {
+export function register(container: AnyContainer): void {
   for (const make of BLENDERS) {
     const blender = make();
-    if (container instanceof PluginContainer) container.register(TOKENS.ConditionBlender, blender.name, { useValue: blender });
-    else container.register(TOKENS.ConditionBlender, { useValue: blender });
+    provide(container, TOKENS.ConditionBlender, blender.name, () => blender);
   }
 }
 
@@ -44,16 +43,12 @@ export function blenderContainer(): DependencyContainer {
 }
 
 /** Every registered blender, in registration order. */
-export function registeredBlenders(container: DependencyContainer | PluginContainer): ConditionBlender[] {
-  if (container instanceof PluginContainer) return container.names(TOKENS.ConditionBlender).map((n) => container.resolve(TOKENS.ConditionBlender, n));
-  return container.isRegistered(TOKENS.ConditionBlender, true) ? container.resolveAll(TOKENS.ConditionBlender) : [];
+export function registeredBlenders(container: AnyContainer): ConditionBlender[] {
+  return resolveEvery(container, TOKENS.ConditionBlender);
 }
 
-export function blenderByName(container: DependencyContainer | PluginContainer, name: string): ConditionBlender {
-  const all = registeredBlenders(container);
-  const found = all.find((b) => b.name === name);
-  if (!found) throw new Error(`unknown condition blender "${name}"; registered: ${all.map((b) => b.name).join(', ') || '(none)'}`);
-  return found;
+export function blenderByName(container: AnyContainer, name: string): ConditionBlender {
+  return resolveNamed(container, TOKENS.ConditionBlender, name, 'condition blender');
 }
 
 export { AlphaBlender, ChannelStackBlender, MaskCompositeBlender, MultiplyBlender, OverlayBlender, ScreenBlender, SoftLightBlender };

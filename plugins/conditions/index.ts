@@ -6,31 +6,22 @@
  * ConditionExtractor in its own file and add it to EXTRACTORS below.
  */
 import 'reflect-metadata';
-import type { DependencyContainer } from 'tsyringe';
-import { PluginContainer } from '../../core/plugins/container.ts';
+import { type AnyContainer, provide, resolveNamed } from '../../core/plugins/any-container.ts';
 import { TOKENS, type ConditionExtractor } from '../../core/plugins/tokens.ts';
 import { CannyExtractor } from './canny.ts';
 import { SoftEdgesExtractor } from './soft-edges.ts';
 
 export const EXTRACTORS: ReadonlyArray<() => ConditionExtractor> = [() => new CannyExtractor(), () => new SoftEdgesExtractor()];
 
-export function register(container: DependencyContainer | PluginContainer): void {
+export function register(container: AnyContainer): void {
   for (const make of EXTRACTORS) {
     const extractor = make();
-    if (container instanceof PluginContainer) container.register(TOKENS.ConditionExtractor, extractor.name, { useValue: extractor });
-    else container.register(TOKENS.ConditionExtractor, { useValue: extractor });
+    provide(container, TOKENS.ConditionExtractor, extractor.name, () => extractor);
   }
 }
 
-export function extractorByName(container: DependencyContainer | PluginContainer, name: string): ConditionExtractor {
-  const all = container instanceof PluginContainer
-    ? container.names(TOKENS.ConditionExtractor).map((n) => container.resolve(TOKENS.ConditionExtractor, n))
-    : container.isRegistered(TOKENS.ConditionExtractor, true) ? container.resolveAll(TOKENS.ConditionExtractor) : [];
-  const found = all.find((e) => e.name === name);
-  if (!found) {
-    throw new Error(`unknown condition extractor "${name}"; registered: ${all.map((e) => e.name).join(', ') || '(none)'}`);
-  }
-  return found;
+export function extractorByName(container: AnyContainer, name: string): ConditionExtractor {
+  return resolveNamed(container, TOKENS.ConditionExtractor, name, 'condition extractor');
 }
 
 export { CannyExtractor } from './canny.ts';

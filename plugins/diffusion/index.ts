@@ -3,6 +3,6 @@ export { diffusionTrainingStep, encodeLatents, type DiffusionBatch, type Diffusi
 export { DiffusionPipeline, SAMPLE_DEFAULTS, type DiffusionPipelineModels, type DiffusionPipelineOptions, type SampleResult } from './pipeline.ts';
 export { toRgb8, writePngs, gridRgb8, writeGrid, type GridOptions } from './images.ts';
 export { encodePrompts, type PromptTokenizer } from './text.ts';
-export { registerDiffusionPipeline, type DiffusionPipelineRegistration } from './plugin.ts';
+export { register, type DiffusionPluginOptions } from './plugin.ts';
 export { ctrloraConditionSwitch } from './conditions.ts';
 export { LatentCache, type LatentCacheOptions } from './latent-cache.ts';

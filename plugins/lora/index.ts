@@ -3,4 +3,4 @@ export { type LoraConfig, type LoraInit, type LoraLayerType, type ResolvedLoraCo
 export { LoraPair, LoraHost, attachLora, detachLora, loraHostOf, LORA_HOST_NAME } from './lora-layer.ts';
 export { LoraModel, type AdapterNaming, type AdapterStateDictOptions, type LoadAdapterOptions, type AddAdapterOptions } from './lora-model.ts';
 export { selectCtrloraTrainable, ctrloraGroupOf, type CtrloraTrainableOptions, type CtrloraTrainableSet, type CtrloraGroup } from './ctrlora-trainable.ts';
-export { registerLoraPlugin, loraAdapterFactory, type AdapterFactory } from './plugin.ts';
+export { register, loraAdapterFactory, type AdapterFactory } from './plugin.ts';

@@ -1,8 +1,9 @@
 /**
- * The LoRA adapter plugin: registered under TOKENS.Adapter. A recipe asks the container for
- * the adapter factory and wraps whatever model it wants adapted.
+ * The LoRA adapter plugin: `register(container)` (no options) puts the adapter factory under
+ * TOKENS.Adapter as 'lora'. A recipe asks the container for it and wraps whatever model it
+ * wants adapted.
  */
-import type { DependencyContainer } from 'tsyringe';
+import { type AnyContainer, checkOptionKeys, provide } from '../../core/plugins/any-container.ts';
 import type { Module } from '../../core/nn/module.ts';
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import { LoraModel } from './lora-model.ts';
@@ -23,6 +24,7 @@ export const loraAdapterFactory: AdapterFactory = {
   selectTrainable: (model, options) => selectCtrloraTrainable(model, options),
 };
 
-export function registerLoraPlugin(container: DependencyContainer): void {
-  container.register(TOKENS.Adapter, { useValue: loraAdapterFactory });
+export function register(container: AnyContainer, options: Readonly<Record<string, never>> = {}): void {
+  checkOptionKeys('plugins/lora', options, []);
+  provide(container, TOKENS.Adapter, loraAdapterFactory.name, () => loraAdapterFactory);
 }

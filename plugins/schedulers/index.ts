@@ -4,9 +4,8 @@
  * index, DPM-Solver's history), so the container holds factories and a recipe creates a
  * fresh scheduler per run, by name or from a diffusers scheduler_config.json.
  */
-import type { DependencyContainer } from 'tsyringe';
 import { ArgumentError } from '../../core/index.ts';
-import { PluginContainer } from '../../core/plugins/container.ts';
+import { type AnyContainer, provide, resolveEvery } from '../../core/plugins/any-container.ts';
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import { ddimPlugin } from './ddim.ts';
 import { ddpmPlugin } from './ddpm.ts';
@@ -35,18 +34,13 @@ export const schedulerPlugins: readonly NoiseSchedulerPlugin<BaseSchedulerConfig
  * framework's PluginContainer under its name (so a recipe can load this module with
  * `{ "module": "./plugins/schedulers/index.ts" }` and `"select": { "NoiseScheduler": "ddim" }`).
  */
-export function register(container: DependencyContainer | PluginContainer): void {
-  for (const plugin of schedulerPlugins) {
-    if (container instanceof PluginContainer) container.register(TOKENS.NoiseScheduler, plugin.name, { useValue: plugin });
-    else container.register(TOKENS.NoiseScheduler, { useValue: plugin });
-  }
+export function register(container: AnyContainer): void {
+  for (const plugin of schedulerPlugins) provide(container, TOKENS.NoiseScheduler, plugin.name, () => plugin);
 }
 
 /** The scheduler plugins registered in a container (all of them, not only the last). */
-export function registeredSchedulers(container: DependencyContainer | PluginContainer): NoiseSchedulerPlugin[] {
-  if (container instanceof PluginContainer) return container.names(TOKENS.NoiseScheduler).map((n) => container.resolve(TOKENS.NoiseScheduler, n) as NoiseSchedulerPlugin);
-  if (!container.isRegistered(TOKENS.NoiseScheduler, true)) return [];
-  return container.resolveAll(TOKENS.NoiseScheduler) as NoiseSchedulerPlugin[];
+export function registeredSchedulers(container: AnyContainer): NoiseSchedulerPlugin[] {
+  return resolveEvery(container, TOKENS.NoiseScheduler) as NoiseSchedulerPlugin[];
 }
 
 /** Finds a plugin (or any scheduler factory) by its name or a diffusers class name. */
@@ -59,7 +53,7 @@ export function findScheduler<P extends Pick<NoiseSchedulerPlugin, 'name' | 'dif
 }
 
 /** A fresh scheduler from a container by name, with camelCase options. */
-export function createScheduler(container: DependencyContainer | PluginContainer, name: string, config?: Partial<BaseSchedulerConfig> & Record<string, unknown>): NoiseScheduler {
+export function createScheduler(container: AnyContainer, name: string, config?: Partial<BaseSchedulerConfig> & Record<string, unknown>): NoiseScheduler {
   return findScheduler(registeredSchedulers(container), name).create(config);
 }
 

@@ -5,4 +5,5 @@ export { WordTokenizer, WORD_SPECIALS, type WordTokenizerBuildOptions, type Word
 export { type ClipTextConfig, type ClipTextPreset, type ClipActivation, CLIP_TEXT_PRESETS, resolveClipTextConfig, clipTextParameterShapes, countClipTextParameters } from './clip-config.ts';
 export { ClipTextModel, ClipAttention, ClipMlp, ClipEncoderLayer, ClipTextEmbeddings, ClipEncoder, ClipTextTransformer, activate, type TextEncoder, type TextEncodeOptions, type ClipTextModelOptions } from './clip-text-model.ts';
 export { clipTextStateDictFrom, LDM_TEXT_PREFIX } from './checkpoint-keys.ts';
-export { registerTextEncoderPlugin, type TextEncoderPluginOptions } from './plugin.ts';
+export { register, type TextEncoderPluginOptions } from './plugin.ts';
+export { tokenizerFromOptions, type TokenizerOptions } from './tokenizer-options.ts';

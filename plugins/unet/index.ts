@@ -1,8 +1,9 @@
 /**
  * The UNet plugin: diffusers' UNet2DConditionModel with `sd15` and `tiny` presets.
- * `registerUNet(container, 'tiny')` puts a factory under TOKENS.UNet (one instance per container).
+ * `register(container, { preset: 'tiny', seed: 1 })` puts a factory under TOKENS.UNet as 'unet'
+ * (one instance per container, built on the container's TOKENS.Backend when one is registered).
  */
-import type { DependencyContainer } from 'tsyringe';
+import { type AnyContainer, checkOptionKeys, provide, resolveOptional } from '../../core/plugins/any-container.ts';
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import { type UNetConfig, type UNetPreset } from './config.ts';
 import { type ModelBuildOptions, UNet2DConditionModel } from './unet.ts';
@@ -14,7 +15,18 @@ export { Transformer2DModel, BasicTransformerBlock, FeedForward, GEGLU } from '.
 export { DownBlock, MidBlock, UpBlock } from './blocks.ts';
 export { TimestepEmbedding, timestepSinusoids } from './embeddings.ts';
 
-export function registerUNet(container: DependencyContainer, config: UNetPreset | Partial<UNetConfig> & { preset?: UNetPreset } = 'tiny', options: ModelBuildOptions = {}): void {
-  let instance: UNet2DConditionModel | null = null;
-  container.register(TOKENS.UNet, { useFactory: () => (instance ??= new UNet2DConditionModel(config, options)) });
+/** JSON options of the UNet plugin. */
+export interface UNetPluginOptions {
+  /** Default 'tiny'. */
+  preset?: UNetPreset;
+  /** Fields over the preset's. */
+  config?: Partial<UNetConfig>;
+  /** Seed of the initial weights (default 0). */
+  seed?: number;
+}
+
+export function register(container: AnyContainer, options: UNetPluginOptions = {}): void {
+  checkOptionKeys('plugins/unet', options, ['preset', 'config', 'seed']);
+  const { preset = 'tiny', config = {}, seed } = options;
+  provide(container, TOKENS.UNet, 'unet', (c) => new UNet2DConditionModel({ ...config, preset }, { seed, backend: resolveOptional(c, TOKENS.Backend) }));
 }

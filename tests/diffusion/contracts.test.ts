@@ -5,7 +5,7 @@ import {
   type AdapterProvider, type DiffusionControlNet, type DiffusionScheduler, type DiffusionTextEncoder, type DiffusionUNet, type DiffusionVae,
   type NoiseSchedulerFactory, TOKENS,
 } from '../../core/index.ts';
-import { ControlNetModel, CtrLoraBaseControlNet, registerControlNet } from '../../plugins/controlnet/index.ts';
+import { ControlNetModel, CtrLoraBaseControlNet, register as registerControlNet } from '../../plugins/controlnet/index.ts';
 import { loraAdapterFactory } from '../../plugins/lora/index.ts';
 import { createScheduler, register as registerSchedulers, schedulerPlugins } from '../../plugins/schedulers/index.ts';
 import { ClipTextModel } from '../../plugins/text-encoder/index.ts';

@@ -6,14 +6,14 @@ import sharp from 'sharp';
 import { container } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
 import { Generator, type SampleRequest, TOKENS, type Tensor, init, noGrad, tensor } from '../../core/index.ts';
-import { registerControlNet } from '../../plugins/controlnet/index.ts';
-import { DiffusionPipeline, ctrloraConditionSwitch, gridRgb8, registerDiffusionPipeline, writeGrid, writePngs } from '../../plugins/diffusion/index.ts';
+import { register as registerControlNet } from '../../plugins/controlnet/index.ts';
+import { DiffusionPipeline, ctrloraConditionSwitch, gridRgb8, register as registerDiffusionPipeline, writeGrid, writePngs } from '../../plugins/diffusion/index.ts';
 import { LoraModel } from '../../plugins/lora/index.ts';
 import { register as registerSchedulers, schedulerPlugins } from '../../plugins/schedulers/index.ts';
-import { registerTextEncoderPlugin } from '../../plugins/text-encoder/index.ts';
-import { registerUNet } from '../../plugins/unet/index.ts';
-import { registerVAE } from '../../plugins/vae/index.ts';
-import { syntheticBatch, tinyWorld } from './tiny-world.ts';
+import { register as registerTextEncoderPlugin } from '../../plugins/text-encoder/index.ts';
+import { register as registerUNet } from '../../plugins/unet/index.ts';
+import { register as registerVAE } from '../../plugins/vae/index.ts';
+import { PROMPTS, syntheticBatch, tinyWorld } from './tiny-world.ts';
 
 const SD_BETAS = { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012 };
 const { vae, unet, controlnet, textEncoder, tokenizer } = tinyWorld();
@@ -124,12 +124,12 @@ describe('DiffusionPipeline', () => {
 
   it('is registered under TOKENS.Sampler from the container\'s plugins', () => {
     const c = container.createChildContainer();
-    registerVAE(c, 'tiny', { seed: 1 });
-    registerUNet(c, 'tiny', { seed: 2 });
+    registerVAE(c, { preset: 'tiny', seed: 1 });
+    registerUNet(c, { preset: 'tiny', seed: 2 });
     registerTextEncoderPlugin(c, { overrides: { vocabSize: tokenizer.vocabSize }, seed: 3 });
     registerControlNet(c, { kind: 'ctrloraBase' });
     registerSchedulers(c);
-    registerDiffusionPipeline(c, { tokenizer, schedulerConfig: SD_BETAS });
+    registerDiffusionPipeline(c, { tokenizer: { kind: 'word', corpus: PROMPTS, contextLength: 8 }, schedulerConfig: SD_BETAS });
     const sampler = c.resolve(TOKENS.Sampler);
     expect(sampler.name).toBe('controlnet');
     const out = sampler.sample({ prompt: ['a lit molar'], conditions: [{ image: cond }], steps: 2, guidanceScale: 2 });

@@ -151,16 +151,26 @@ describe('GpuJsBackend modes and fallbacks', () => {
   });
 });
 
-describe('registerGpuJsBackend', () => {
-  it('registers the backend under TOKENS.Backend', async () => {
+describe('the gpujs backend plugin', () => {
+  it('registers one backend under TOKENS.Backend, in either container flavour', async () => {
     await import('reflect-metadata');
     const { container } = await import('tsyringe');
     const { TOKENS } = await import('../../core/plugins/tokens.ts');
-    const { registerGpuJsBackend } = await import('../../core/backends/gpujs/index.ts');
+    const { GpuJsBackend, register } = await import('../../core/backends/gpujs/index.ts');
+    const { createRunContainer } = await import('../../core/plugins/container.ts');
     const child = container.createChildContainer();
-    const b = registerGpuJsBackend(child, { mode: 'cpu', strict: true });
+    register(child, { mode: 'cpu', strict: true });
+    const b = child.resolve(TOKENS.Backend) as InstanceType<typeof GpuJsBackend>;
+    expect(b).toBeInstanceOf(GpuJsBackend);
     expect(child.resolve(TOKENS.Backend)).toBe(b);
     expect(b.mode).toBe('cpu');
     b.destroy();
+    const run = createRunContainer();
+    register(run, { mode: 'cpu' });
+    expect(run.names(TOKENS.Backend)).toEqual(['gpujs']);
+    const r = run.resolve(TOKENS.Backend) as InstanceType<typeof GpuJsBackend>;
+    expect(run.resolve(TOKENS.Backend)).toBe(r);
+    expect(r.mode).toBe('cpu');
+    r.destroy();
   });
 });

@@ -5,7 +5,7 @@ import { Conv2d, GroupNorm, LayerNorm, Linear, Module, ModuleList, MultiheadAtte
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import { CtrLoraBaseControlNet } from '../../plugins/controlnet/index.ts';
 import { diffusersToLdmKey } from '../../plugins/keymap.ts';
-import { type AdapterFactory, LoraModel, ctrloraGroupOf, registerLoraPlugin, selectCtrloraTrainable } from '../../plugins/lora/index.ts';
+import { type AdapterFactory, LoraModel, ctrloraGroupOf, register as registerLoraPlugin, selectCtrloraTrainable } from '../../plugins/lora/index.ts';
 
 /** A module holding named children only: builds trees with diffusers' key names. */
 class Node extends Module {

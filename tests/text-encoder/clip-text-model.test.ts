@@ -5,7 +5,7 @@ import { ReferenceBackend, type Tensor, assertGradcheck, init, randn, tensor } f
 import { TOKENS } from '../../core/plugins/tokens.ts';
 import {
   CLIP_TEXT_PRESETS, type ClipTextConfig, ClipTextModel, WordTokenizer, activate, clipTextParameterShapes, clipTextStateDictFrom,
-  countClipTextParameters, registerTextEncoderPlugin,
+  countClipTextParameters, register as registerTextEncoderPlugin,
 } from '../../plugins/text-encoder/index.ts';
 
 const micro: ClipTextConfig = { vocabSize: 7, hiddenSize: 4, intermediateSize: 6, numLayers: 2, numHeads: 2, maxPositions: 5, activation: 'quick_gelu', layerNormEps: 1e-5 };
