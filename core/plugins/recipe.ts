@@ -55,6 +55,7 @@ export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   'telemetry/progress': () => import('../telemetry/sinks/progress.ts'),
   'telemetry/jsonl': () => import('../telemetry/sinks/jsonl.ts'),
   'telemetry/loss-curve': () => import('../telemetry/sinks/loss-curve.ts'),
+  'backend/gpujs': () => import('../backends/gpujs/plugin.ts'),
 };
 
 export interface BuildRecipeOptions {

@@ -172,5 +172,11 @@ describe('the gpujs backend plugin', () => {
     expect(run.resolve(TOKENS.Backend)).toBe(r);
     expect(r.mode).toBe('cpu');
     r.destroy();
+    const { buildRecipe } = await import('../../core/plugins/recipe.ts');
+    const recipe = await buildRecipe({ plugins: [{ use: 'backend/gpujs', options: { mode: 'cpu', strict: true } }] });
+    const fromRecipe = recipe.resolve(TOKENS.Backend) as InstanceType<typeof GpuJsBackend>;
+    expect(fromRecipe).toBeInstanceOf(GpuJsBackend);
+    expect(fromRecipe.mode).toBe('cpu');
+    fromRecipe.destroy();
   });
 });
