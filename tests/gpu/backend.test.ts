@@ -178,5 +178,6 @@ describe('the gpujs backend plugin', () => {
     expect(fromRecipe).toBeInstanceOf(GpuJsBackend);
     expect(fromRecipe.mode).toBe('cpu');
     fromRecipe.destroy();
+    await expect(buildRecipe({ plugins: [{ use: 'backend/gpujs', options: { mod: 'cpu' } }] })).rejects.toThrow(/backend\/gpujs: unknown option "mod"/);
   });
 });
