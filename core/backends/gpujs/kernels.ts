@@ -395,16 +395,24 @@ function convConstants(g: Conv2dGeometry): Record<string, number> {
   };
 }
 
-/** Unravels the flat output index into (n, ch, y, x) of a [N, CH, Y, X] tensor. */
+/**
+ * Mixed-radix digits of a flat index, innermost first: each [name, constant] gets
+ * `index mod constant` and the quotient carries on; the last quotient is named `rest`.
+ * digits('i', [['ox', 'W'], ['oy', 'H']], 'p') unravels i over [P, H, W].
+ */
+function digits(index: string, radices: readonly (readonly [string, string])[], rest: string): string {
+  let code = '';
+  let carry = index;
+  for (const [name, radix] of radices) {
+    code += `\nlet q_${name} = ${idiv(carry, C(radix))};\nlet ${name} = ${carry} - q_${name} * ${C(radix)};`;
+    carry = `q_${name}`;
+  }
+  return `${code}\nlet ${rest} = ${carry};`;
+}
+
+/** Unravels the flat output index into (n, oc, oy, ox) of a [N, CH, Y, X] tensor. */
 function unravel4(ch: string, y: string, x: string): string {
-  return `
-let i = this.thread.x;
-let t0 = ${idiv('i', C(x))};
-let ox = i - t0 * ${C(x)};
-let t1 = ${idiv('t0', C(y))};
-let oy = t0 - t1 * ${C(y)};
-let n = ${idiv('t1', C(ch))};
-let oc = t1 - n * ${C(ch)};`;
+  return `\nlet i = this.thread.x;${digits('i', [['ox', x], ['oy', y], ['oc', ch]], 'n')}`;
 }
 
 /**
@@ -473,21 +481,9 @@ let gq = ${idiv('i', `(${C('L')} * ${C('CKK')})`)};
 let r = i - gq * ${C('L')} * ${C('CKK')};
 let l = ${idiv('r', C('CKK'))};
 let t0 = gq * ${C('CKK')} + (r - l * ${C('CKK')});`
-    : `
-let t0 = ${idiv('i', C('L'))};
-let l = i - t0 * ${C('L')};`;
+    : digits('i', [['l', 'L']], 't0');
   const body = `
-let i = this.thread.x;${unravel}
-let t1 = ${idiv('t0', C('KW'))};
-let kw = t0 - t1 * ${C('KW')};
-let t2 = ${idiv('t1', C('KH'))};
-let kh = t1 - t2 * ${C('KH')};
-let grp = ${idiv('t2', C('CPG'))};
-let c = t2 - grp * ${C('CPG')};
-let t3 = ${idiv('l', C('OW'))};
-let ow = l - t3 * ${C('OW')};
-let n = ${idiv('t3', C('OH'))};
-let oh = t3 - n * ${C('OH')};
+let i = this.thread.x;${unravel}${digits('t0', [['kw', 'KW'], ['kh', 'KH'], ['c', 'CPG']], 'grp')}${digits('l', [['ow', 'OW'], ['oh', 'OH']], 'n')}
 let ih = oh * ${C('SH')} - ${C('PH')} + kh * ${C('DH')};
 let iw = ow * ${C('SW')} - ${C('PW')} + kw * ${C('DW')};
 if (ih < 0 || ih >= ${C('H')} || iw < 0 || iw >= ${C('W')}) { return 0; }
@@ -532,13 +528,7 @@ return acc;`;
 
 export function conv2dGradWeight(g: Conv2dGeometry): KernelSpec {
   const body = `
-let i = this.thread.x;
-let t0 = ${idiv('i', C('KW'))};
-let kw = i - t0 * ${C('KW')};
-let t1 = ${idiv('t0', C('KH'))};
-let kh = t0 - t1 * ${C('KH')};
-let o = ${idiv('t1', C('CPG'))};
-let c = t1 - o * ${C('CPG')};
+let i = this.thread.x;${digits('i', [['kw', 'KW'], ['kh', 'KH'], ['c', 'CPG']], 'o')}
 let c0 = ${idiv('o', C('OPG'))} * ${C('CPG')};
 let acc = 0;
 for (let n = 0; n < ${C('N')}; n++) {
@@ -555,11 +545,7 @@ return acc;`;
 
 export function upsampleNearest2d(planes: number, h: number, w: number, sh: number, sw: number): KernelSpec {
   const body = `
-let i = this.thread.x;
-let t0 = ${idiv('i', C('OW'))};
-let ox = i - t0 * ${C('OW')};
-let p = ${idiv('t0', C('OH'))};
-let oy = t0 - p * ${C('OH')};
+let i = this.thread.x;${digits('i', [['ox', 'OW'], ['oy', 'OH']], 'p')}
 let iy = ${idiv('oy', C('SH'))};
 let ix = ${idiv('ox', C('SW'))};
 return a[(p * ${C('H')} + iy) * ${C('W')} + ix];`;
@@ -568,11 +554,7 @@ return a[(p * ${C('H')} + iy) * ${C('W')} + ix];`;
 
 export function upsampleNearest2dGrad(planes: number, h: number, w: number, sh: number, sw: number): KernelSpec {
   const body = `
-let i = this.thread.x;
-let t0 = ${idiv('i', C('W'))};
-let ix = i - t0 * ${C('W')};
-let p = ${idiv('t0', C('H'))};
-let iy = t0 - p * ${C('H')};
+let i = this.thread.x;${digits('i', [['ix', 'W'], ['iy', 'H']], 'p')}
 let acc = 0;
 for (let a = 0; a < ${C('SH')}; a++) {
   let rb = (p * ${C('OH')} + iy * ${C('SH')} + a) * ${C('OW')} + ix * ${C('SW')};
@@ -608,11 +590,7 @@ if (${C('CIP')} == 1) { count = (h1 - h0) * (w1 - w0); }`;
 
 export function avgPool2d(g: Pool2dGeometry): KernelSpec {
   const body = `
-let i = this.thread.x;
-let t0 = ${idiv('i', C('OW'))};
-let ow = i - t0 * ${C('OW')};
-let p = ${idiv('t0', C('OH'))};
-let oh = t0 - p * ${C('OH')};
+let i = this.thread.x;${digits('i', [['ow', 'OW'], ['oh', 'OH']], 'p')}
 ${POOL_WINDOW}
 let acc = 0;
 for (let kh = 0; kh < ${C('KH')}; kh++) {
@@ -633,11 +611,7 @@ return acc / count;`;
 /** Gather-style: each input pixel visits the (at most TH x TW) windows that can cover it. */
 export function avgPool2dGrad(g: Pool2dGeometry): KernelSpec {
   const body = `
-let i = this.thread.x;
-let t0 = ${idiv('i', C('W'))};
-let ix = i - t0 * ${C('W')};
-let p = ${idiv('t0', C('H'))};
-let iy = t0 - p * ${C('H')};
+let i = this.thread.x;${digits('i', [['ix', 'W'], ['iy', 'H']], 'p')}
 let ohLast = ${idiv(`(iy + ${C('PH')})`, C('SH'))};
 let owLast = ${idiv(`(ix + ${C('PW')})`, C('SW'))};
 let acc = 0;
