@@ -117,6 +117,12 @@ export interface Backend {
    * when the scope it was made in ends. Optional: backends without scopes ignore it.
    */
   keep?(storage: Storage): void;
+  /**
+   * Runs fn and then releases every storage of this backend allocated during it, except
+   * those reachable from its result and those marked with keep(). Optional: a backend
+   * without scopes leaves release to the garbage collector (core's tidy() then just runs fn).
+   */
+  tidy?<T>(fn: () => T): T;
 
   // ---- layout --------------------------------------------------------------------------
   /** Materialises any strided view as a contiguous storage in row-major order. */

@@ -5,6 +5,7 @@ export { attach, noGrad, withGradEnabled, isGradEnabled, GradNode, type GradRule
 export * from './backend.ts';
 export { ReferenceBackend, ReferenceStorage, type ReferenceBackendOptions } from './backends/reference.ts';
 export { getDefaultBackend, setDefaultBackend, withBackend } from './backends/default.ts';
+export { tidy } from './memory.ts';
 export { Generator, defaultGenerator, manualSeed, type GeneratorState, type RandomOptions } from './random.ts';
 export { TensorError, ShapeError, ArgumentError, DtypeError } from './errors.ts';
 export { broadcastShapes, sizeOf, contiguousStrides, type Shape } from './shape.ts';
