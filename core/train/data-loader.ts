@@ -56,7 +56,11 @@ export function defaultCollate<T>(samples: T[]): Collated<T> {
 }
 
 /** The type defaultCollate gives for a sample type. */
-export type Collated<T> = T extends Tensor ? Tensor : T extends number ? Tensor : T extends Record<string, unknown> ? { [K in keyof T]: Collated<T[K]> } : T[];
+export type Collated<T> = T extends Tensor ? Tensor
+  : T extends number ? Tensor
+  : T extends readonly unknown[] | ArrayBufferView | string | boolean | null | undefined ? T[]
+  : T extends object ? { [K in keyof T]: Collated<T[K]> }
+  : T[];
 
 function collateValues(values: unknown[], where: string): unknown {
   const first = values[0];
@@ -96,7 +100,21 @@ export function epochOrder(length: number, epoch: number, options: { shuffle?: b
   return order;
 }
 
-export class DataLoader<T, B = Collated<T>> {
+/**
+ * What the trainer needs of a loader: its settings (saved in checkpoints and compared on
+ * resume), the epoch length, and batches from a position on. DataLoader is one.
+ */
+export interface BatchSource<B> {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly dropLast: boolean;
+  readonly dataset: { readonly length: number };
+  readonly batchesPerEpoch: number;
+  batches(start?: DataPosition): AsyncGenerator<LoadedBatch<B>>;
+}
+
+export class DataLoader<T, B = Collated<T>> implements BatchSource<B> {
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly seed: number;

@@ -31,7 +31,7 @@ import { ArgumentError } from '../errors.ts';
 import {
   type Models, type SavePhase, type TrainerState, type WeightsToSave, loadCheckpoint, resolveCheckpoint, saveCheckpoint,
 } from './checkpoint.ts';
-import type { DataLoader, DataPosition, LoadedBatch } from './data-loader.ts';
+import type { BatchSource, DataPosition, LoadedBatch } from './data-loader.ts';
 
 export class TrainingError extends TensorError {}
 
@@ -82,7 +82,8 @@ export interface TrainerOptions<B> {
   optimizer: Optimizer<Hyper>;
   /** Default: the LRScheduler attached to the optimiser, if any. */
   lrScheduler?: LRScheduler | null;
-  data: DataLoader<unknown, B> | DataLoader<never, B>;
+  /** The batches: a DataLoader, or anything with its BatchSource shape. */
+  data: BatchSource<B>;
   /** Computes a micro-batch's scalar loss; the trainer calls backward() on it. */
   trainingStep: (batch: B, ctx: StepContext) => Tensor;
   /** Stop after this many optimiser steps. */
@@ -235,6 +236,8 @@ export class Trainer<B> {
     const history: StepOutcome[] = [];
     let lastCheckpoint: string | null = null;
     let resumedFrom: string | null = null;
+    /** The step of the newest checkpoint on disk (the one resumed from, or the last saved). */
+    let savedStep = -1;
     let step = 0;
     let position: DataPosition = { epoch: 0, batch: 0 };
     let batchesSeen = 0;
@@ -256,6 +259,7 @@ export class Trainer<B> {
         models: o.models, optimizer: o.optimizer, state: state(), weights: c.weights, keepLast: c.keepLast,
         onPhase: (phase) => o.hooks?.onCheckpointPhase?.(phase, step),
       });
+      savedStep = step;
       this.bus.emit({ type: 'checkpoint', step, path: lastCheckpoint });
     };
     const validate = async (final: boolean): Promise<void> => {
@@ -288,13 +292,14 @@ export class Trainer<B> {
           position = saved.data;
           ({ consecutiveSkips, totalSkips } = saved.guard);
           resumedFrom = path;
+          savedStep = step;
         }
       }
       this.bus.runStart(this.config, counts, this.totalSteps);
       this.models().forEach((m) => m.train());
       const params = o.optimizer.params;
       const backend: Backend | undefined = params[0]?.backend;
-      iterator = o.data.batches(position) as AsyncGenerator<LoadedBatch<B>>;
+      iterator = o.data.batches(position);
 
       while (step < this.totalSteps) {
         const micro: LoadedBatch<B>[] = [];
@@ -353,7 +358,7 @@ export class Trainer<B> {
 
       if (o.validation && (o.validation.atEnd ?? true)) await validate(true);
       const c = o.checkpoint;
-      if (c && (c.atEnd ?? true) && !(c.everySteps && step % c.everySteps === 0 && lastCheckpoint)) await save();
+      if (c && (c.atEnd ?? true) && savedStep !== step) await save();
       await iterator.return(undefined);
       iterator = null;
       await this.finish('completed');
