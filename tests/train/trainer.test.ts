@@ -1,0 +1,187 @@
+/**
+ * The Trainer in process: the NaN/Inf guard, config-mismatch refusal, the event order, the
+ * JSONL and PNG sinks on a real run, gradient accumulation, tidy() around every step.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type AdamW, CheckpointError, DataLoader, JsonlSink, LossCurveSink, ReferenceBackend, SGD, TOKENS, type Tensor, type TrainingEvent, Trainer,
+  TrainingError, createRunContainer, getDefaultBackend, manualSeed, mseLoss, setDefaultBackend, startTelemetry,
+} from '../../core/index.ts';
+import { TinyNet, tinyDataset, tinyTrainer, weightsOf } from './fixtures/tiny-run.ts';
+
+const root = await mkdtemp(join(tmpdir(), 'trainer-'));
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+/** The optimiser's moments as plain numbers. */
+function momentsOf(opt: AdamW): Record<string, number[]> {
+  return Object.fromEntries([...opt.stateDict().tensors].map(([k, t]) => [k, Array.from(t.toArray())]));
+}
+
+function collect(trainer: Trainer<unknown>): TrainingEvent[] {
+  const events: TrainingEvent[] = [];
+  trainer.bus.events$.subscribe((e) => events.push(e));
+  return events;
+}
+
+describe('Trainer: NaN/Inf guard', () => {
+  it('skips a step whose batch holds a NaN: weights and Adam moments stay as they were, the skip is reported', async () => {
+    // No shuffling, batch 4, accumulation 2: sample 9 lies in micro-batch 2, i.e. optimiser step 2.
+    const snapshots: { w: Record<string, number[]>; m: Record<string, number[]> }[] = [];
+    const { trainer, model, optimizer } = tinyTrainer({
+      data: new DataLoader(tinyDataset({ nanAt: [9] }), { batchSize: 4, shuffle: false }),
+      maxSteps: 4,
+      hooks: { onStepEnd: () => void snapshots.push({ w: weightsOf(model), m: momentsOf(optimizer) }) },
+    });
+    const events = collect(trainer as Trainer<unknown>);
+    const result = await trainer.fit();
+    expect(result.history.map((h) => h.skipped)).toEqual([false, true, false, false]);
+    expect(result.history[1]!.loss).toBeNaN();
+    expect(result.skippedSteps).toBe(1);
+    expect(snapshots[1]!.w).toEqual(snapshots[0]!.w);
+    expect(snapshots[1]!.m).toEqual(snapshots[0]!.m);
+    expect(snapshots[2]!.w).not.toEqual(snapshots[1]!.w); // training goes on
+    for (const v of Object.values(snapshots[3]!.w).flat()) expect(Number.isFinite(v)).toBe(true);
+    const skipped = events.filter((e) => e.type === 'warning' && e.kind === 'skipped_step');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({ step: 2 });
+    expect((skipped[0] as { message: string }).message).toMatch(/loss is NaN.*fc1\.weight/);
+    expect(events.some((e) => e.type === 'warning' && e.kind === 'nonfinite_loss' && e.step === 2)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'run_end', status: 'completed' });
+  });
+
+  it('stops after K consecutive skips with an error naming the step and what went non-finite', async () => {
+    const { trainer, model } = tinyTrainer({
+      trainingStep: (batch, ctx) => {
+        const loss = mseLoss(model.forward(batch.x), batch.y);
+        return ctx.step >= 3 ? loss.mul(Infinity) : loss;
+      },
+      nanGuard: { maxConsecutiveSkips: 3 },
+    });
+    const events = collect(trainer as Trainer<unknown>);
+    let before: Record<string, number[]> = {};
+    trainer.options.hooks = { onStepEnd: (r) => { if (r.step === 2) before = weightsOf(model); } };
+    const err = await trainer.fit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingError);
+    expect((err as Error).message).toMatch(/^step 5: 3 consecutive steps were non-finite .*loss is Infinity/);
+    expect(weightsOf(model)).toEqual(before);
+    expect(events.filter((e) => e.type === 'step').map((e) => (e as { step: number }).step)).toEqual([1, 2, 3, 4, 5]);
+    expect(events.at(-1)).toMatchObject({ type: 'run_end', status: 'failed', error: (err as Error).message });
+  });
+});
+
+describe('Trainer: checkpoints', () => {
+  it('refuses a checkpoint from another config, naming every difference', async () => {
+    const dir = join(root, 'mismatch');
+    await tinyTrainer({ maxSteps: 2, checkpoint: { dir } }).trainer.fit();
+    const other = tinyTrainer({ lr: 0.01, batchSize: 6, maxSteps: 4, checkpoint: { dir }, resume: 'latest' }).trainer;
+    const err = await other.fit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('another config');
+    expect(msg).toContain('config.run.lr: 0.05 -> 0.01');
+    expect(msg).toContain('config.trainer.batchSize: 4 -> 6');
+    expect(msg).not.toContain('maxSteps'); // extending a run is allowed
+  });
+
+  it('refuses a checkpoint whose trainable weights differ from the model', async () => {
+    const dir = join(root, 'frozen');
+    await tinyTrainer({ maxSteps: 2, checkpoint: { dir } }).trainer.fit();
+    const model = new TinyNet();
+    model.freeze('fc2.*');
+    const { trainer } = tinyTrainer({ maxSteps: 4, checkpoint: { dir }, resume: 'latest' });
+    (trainer.options as { models: unknown }).models = model;
+    await expect(trainer.fit()).rejects.toThrow(/not trainable here: fc2\.weight, fc2\.bias/);
+  });
+
+  it('extends a finished run: resuming with more steps gives the longer run exactly', async () => {
+    const dir = join(root, 'extend');
+    manualSeed(0); // the dropout masks come from the process-wide generator
+    const full = await tinyTrainer({ maxSteps: 6 }).trainer.fit();
+    manualSeed(0);
+    const first = await tinyTrainer({ maxSteps: 4, checkpoint: { dir } }).trainer.fit();
+    manualSeed(123); // restored from the checkpoint
+    const rest = await tinyTrainer({ maxSteps: 6, checkpoint: { dir }, resume: 'latest' }).trainer.fit();
+    expect(rest.resumedFrom).toBe(join(dir, 'step-00000004'));
+    expect(rest.history.map((h) => h.step)).toEqual([5, 6]);
+    expect([...first.history, ...rest.history].map((h) => h.loss)).toEqual(full.history.map((h) => h.loss));
+  });
+});
+
+describe('Trainer: telemetry', () => {
+  it('emits run_start, steps, eval, sample, checkpoint and run_end in order; JSONL and PNG are written', async () => {
+    const dir = join(root, 'telemetry');
+    const container = createRunContainer();
+    container.register(TOKENS.TelemetrySink, 'jsonl', { useValue: new JsonlSink({ path: join(dir, 'events.jsonl') }) });
+    container.register(TOKENS.TelemetrySink, 'loss-curve', { useValue: new LossCurveSink({ path: join(dir, 'loss.png') }) });
+    let clock = 0;
+    const telemetry = startTelemetry(container, { runId: 'tiny', now: () => (clock += 10) });
+    const { trainer } = tinyTrainer({
+      maxSteps: 4,
+      telemetry,
+      checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2 },
+      validation: { everySteps: 3, run: ({ step, final }) => ({ metrics: { val: step }, ...(final ? { samplePaths: [join(dir, `grid-${step}.png`)] } : {}) }) },
+    });
+    const events = collect(trainer as Trainer<unknown>);
+    await trainer.fit();
+    const order = events.map((e) => (e.type === 'step' || e.type === 'checkpoint' || e.type === 'eval' || e.type === 'sample' ? `${e.type}:${e.step}` : e.type));
+    // Step 4 is a checkpoint step: its checkpoint, then the final validation, and no second save.
+    expect(order).toEqual(['run_start', 'step:1', 'step:2', 'checkpoint:2', 'step:3', 'eval:3', 'step:4', 'checkpoint:4', 'eval:4', 'sample:4', 'run_end']);
+    expect(events[0]).toMatchObject({ type: 'run_start', runId: 'tiny', totalSteps: 4, config: { task: 'tiny' }, parameterCounts: { total: 49, trainable: 49 } });
+    expect(events.find((e) => e.type === 'step')).toMatchObject({ stepMs: 10, batchSize: 8, totalSteps: 4 });
+    const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as TrainingEvent);
+    expect(lines.map((e) => e.type)).toEqual(events.map((e) => e.type));
+    const meta = await sharp(join(dir, 'loss.png')).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThan(100);
+  });
+});
+
+describe('Trainer: the step', () => {
+  it('accumulating 2 micro-batches of 2 equals one batch of 4 (same data, no randomness)', async () => {
+    const run = async (batchSize: number, accumulation: number) => {
+      const model = new TinyNet(1, 0); // no dropout: both runs compute exactly the same function
+      const optimizer = new SGD(model.trainableParameters(), { lr: 0.1 });
+      const trainer = new Trainer({
+        models: model, optimizer, data: new DataLoader(tinyDataset(), { batchSize, shuffle: false }),
+        trainingStep: (b: { x: Tensor; y: Tensor }) => mseLoss(model.forward(b.x), b.y),
+        maxSteps: 3, gradientAccumulationSteps: accumulation,
+      });
+      const r = await trainer.fit();
+      return { losses: r.history.map((h) => h.loss), weights: weightsOf(model) };
+    };
+    const a = await run(4, 1);
+    const b = await run(2, 2);
+    a.losses.forEach((l, i) => expect(b.losses[i]).toBeCloseTo(l, 6));
+    for (const [k, w] of Object.entries(a.weights)) w.forEach((v, i) => expect(b.weights[k]![i]).toBeCloseTo(v, 6));
+  });
+
+  it('runs every step inside the backend tidy() and keeps parameters and moments alive', async () => {
+    class ScopedBackend extends ReferenceBackend {
+      scopes = 0;
+      kept = 0;
+      tidy<T>(fn: () => T): T {
+        this.scopes += 1;
+        return fn();
+      }
+      keep(): void {
+        this.kept += 1;
+      }
+    }
+    const backend = new ScopedBackend();
+    const previous = getDefaultBackend();
+    setDefaultBackend(backend);
+    try {
+      const { trainer, model } = tinyTrainer({ maxSteps: 3 });
+      expect(model.fc1.weight.backend).toBe(backend);
+      await trainer.fit();
+      expect(backend.scopes).toBe(3);
+      expect(backend.kept).toBeGreaterThanOrEqual(3 * 4 * 2); // 4 parameters, 2 moments each, every step
+    } finally {
+      setDefaultBackend(previous);
+    }
+  });
+});
