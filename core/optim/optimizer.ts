@@ -11,8 +11,13 @@ import { copyInto, isDenseLeaf } from '../nn/parameter.ts';
 export type Hyper = Record<string, number | boolean>;
 
 export type ParamGroup<H extends Hyper> = H & { params: Tensor[] };
+/** A group as given to a constructor: its parameters and the hyper-parameters it overrides. */
+export type ParamGroupInput<H extends Hyper> = { params: Iterable<Tensor> } & {
+  // H's named keys only: its index signature would otherwise clash with `params`.
+  [K in keyof H as string extends K ? never : K]?: H[K];
+};
 /** What a constructor takes: parameters, or groups with some hyper-parameters overridden. */
-export type ParamsInput<H extends Hyper> = Iterable<Tensor> | readonly (Partial<H> & { params: Iterable<Tensor> })[];
+export type ParamsInput<H extends Hyper> = Iterable<Tensor> | readonly ParamGroupInput<H>[];
 
 /** Per-parameter state: a step count and named tensors (exp_avg, momentum_buffer, ...). */
 export interface ParamState {
@@ -45,7 +50,7 @@ export abstract class Optimizer<H extends Hyper> {
   constructor(params: ParamsInput<H>, readonly defaults: H) {
     const list = [...(params as Iterable<unknown>)];
     const isGroups = list.length > 0 && list.every((g) => typeof g === 'object' && g !== null && 'params' in g && !('storage' in g));
-    const groups = isGroups ? (list as (Partial<H> & { params: Iterable<Tensor> })[]) : [{ params: list as Tensor[] } as unknown as Partial<H> & { params: Iterable<Tensor> }];
+    const groups = isGroups ? (list as ParamGroupInput<H>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupInput<H>];
     const seen = new Set<Tensor>();
     this.paramGroups = groups.map((g, gi) => {
       const ps = [...g.params];

@@ -221,3 +221,28 @@ describe('LR schedules', () => {
     expect(again.lr).toBeCloseTo(0.3);
   });
 });
+
+describe('hyper-parameters', () => {
+  const params = () => new Linear(2, 2, { seed: 5 }).parameters();
+  it('optimisers refuse non-finite ones at construction', () => {
+    expect(() => new AdamW(params(), { lr: Infinity })).toThrow(/AdamW: lr must be a finite number >= 0, got Infinity/);
+    expect(() => new Adam(params(), { betas: [NaN, 0.999] })).toThrow(/betas must be in \[0, 1\), got NaN/);
+    expect(() => new AdamW(params(), { eps: NaN })).toThrow(/eps must be/);
+    expect(() => new AdamW(params(), { weightDecay: Infinity })).toThrow(/weightDecay must be/);
+    expect(() => new SGD(params(), { lr: NaN })).toThrow(/SGD: lr must be a finite number/);
+    expect(() => new SGD(params(), { momentum: Infinity })).toThrow(/SGD: momentum/);
+  });
+  it('and at every step (a group changed after construction, a schedule gone wrong)', () => {
+    const ps = params();
+    const opt = new AdamW([{ params: [ps[0]!] }, { params: [ps[1]!] }], { lr: 0.1 });
+    ps.forEach((p) => { p.grad = p.zerosLike(); });
+    opt.paramGroups[1]!.lr = Infinity;
+    const before = Array.from(ps[0]!.toArray());
+    expect(() => opt.step()).toThrow(/lr must be a finite number >= 0, got Infinity \(parameter group 1\)/);
+    expect(Array.from(ps[0]!.toArray())).toEqual(before); // refused before anything moved
+    const opt2 = new SGD(params(), { lr: 0.1 });
+    const sched = new LRScheduler(opt2, (s) => (s < 1 ? 1 : NaN));
+    expect(() => sched.step()).toThrow(/non-finite lr multiplier \(NaN\) at step 1/);
+  });
+});
+
