@@ -29,6 +29,12 @@ export interface DataLoaderOptions<T, B> {
   prefetch?: number;
   /** Samples -> batch. Default `defaultCollate` (stacks tensors, gathers the rest into arrays). */
   collate?: (samples: T[]) => B;
+  /**
+   * The batch's tensors are new (the collate made them), so `release()` may dispose them once
+   * the step is done (the trainer calls it): on a GPU they would otherwise stay allocated.
+   * Default: true with the default collate (it always copies), false with your own.
+   */
+  releaseBatches?: boolean;
 }
 
 /** Where a loader stands: the epoch and the index of the next batch in it. */
@@ -43,6 +49,16 @@ export interface LoadedBatch<B> {
   position: DataPosition;
   /** The dataset indices it holds. */
   indices: number[];
+  /** Disposes the batch's tensors now (a no-op unless the loader owns them: `releaseBatches`). */
+  release(): void;
+}
+
+/** Every tensor in a batch (objects and arrays walked). */
+function tensorsIn(value: unknown, out: Tensor[] = []): Tensor[] {
+  if (value instanceof Tensor) out.push(value);
+  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, out);
+  else if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) for (const v of Object.values(value)) tensorsIn(v, out);
+  return out;
 }
 
 /**
@@ -121,6 +137,7 @@ export class DataLoader<T, B = Collated<T>> implements BatchSource<B> {
   readonly dropLast: boolean;
   readonly prefetch: number;
   private readonly collate: (samples: T[]) => B;
+  readonly releaseBatches: boolean;
 
   constructor(readonly dataset: DatasetLike<T>, options: DataLoaderOptions<T, B> = {}) {
     if (!dataset || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
@@ -135,6 +152,7 @@ export class DataLoader<T, B = Collated<T>> implements BatchSource<B> {
     this.prefetch = options.prefetch ?? 1;
     if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new ArgumentError(`DataLoader: prefetch must be an integer >= 0, got ${this.prefetch}`);
     this.collate = options.collate ?? (defaultCollate as unknown as (samples: T[]) => B);
+    this.releaseBatches = options.releaseBatches ?? options.collate === undefined;
     if (this.batchesPerEpoch === 0) {
       throw new ArgumentError(`DataLoader: dataset${dataset.name ? ` '${dataset.name}'` : ''} has ${dataset.length} samples: no ${this.dropLast ? 'full ' : ''}batch of ${this.batchSize}`);
     }
@@ -156,7 +174,9 @@ export class DataLoader<T, B = Collated<T>> implements BatchSource<B> {
   async load(position: DataPosition): Promise<LoadedBatch<B>> {
     const indices = this.indicesOf(position);
     const samples = await Promise.all(indices.map((i) => this.dataset.get(i)));
-    return { batch: this.collate(samples), position, indices };
+    const batch = this.collate(samples);
+    const release = this.releaseBatches ? () => { for (const t of tensorsIn(batch)) t.dispose(); } : () => undefined;
+    return { batch, position, indices, release };
   }
 
   /**

@@ -329,6 +329,7 @@ export class Trainer<B> {
           o.optimizer.zeroGrad();
           return { loss, norm, finite, culprits };
         }, backend);
+        for (const mb of micro) mb.release();
         step = current;
         batchesSeen += micro.length;
         const last = micro.at(-1)!.position;
