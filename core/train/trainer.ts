@@ -145,6 +145,8 @@ export interface FitResult {
   resumedFrom: string | null;
   /** The newest checkpoint written by this process, if any. */
   lastCheckpoint: string | null;
+  /** True when stop() ended the run before totalSteps. */
+  stopped: boolean;
 }
 
 const positive = (x: number | undefined, name: string, min = 1): void => {
@@ -161,6 +163,7 @@ export class Trainer<B> {
   private readonly maxSkips: number;
   private readonly runTelemetry: RunTelemetry | null;
   private readonly config: Record<string, unknown>;
+  private stopRequested = false;
 
   constructor(readonly options: TrainerOptions<B>) {
     const o = options;
@@ -301,7 +304,7 @@ export class Trainer<B> {
       const backend: Backend | undefined = params[0]?.backend;
       iterator = o.data.batches(position);
 
-      while (step < this.totalSteps) {
+      while (step < this.totalSteps && !this.stopRequested) {
         const micro: LoadedBatch<B>[] = [];
         for (let k = 0; k < this.accumulation; k++) {
           const next = await iterator.next();
@@ -357,13 +360,15 @@ export class Trainer<B> {
         if (c?.everySteps && step % c.everySteps === 0) await save();
       }
 
-      if (o.validation && (o.validation.atEnd ?? true)) await validate(true);
+      const stopped = step < this.totalSteps;
+      if (!stopped && o.validation && (o.validation.atEnd ?? true)) await validate(true);
       const c = o.checkpoint;
-      if (c && (c.atEnd ?? true) && savedStep !== step) await save();
+      // A stopped run always saves where it stopped (when it has somewhere to save), so it can resume.
+      if (c && (stopped || (c.atEnd ?? true)) && savedStep !== step) await save();
       await iterator.return(undefined);
       iterator = null;
-      await this.finish('completed');
-      return { step, history, skippedSteps: totalSkips, resumedFrom, lastCheckpoint };
+      await this.finish(stopped ? 'stopped' : 'completed');
+      return { step, history, skippedSteps: totalSkips, resumedFrom, lastCheckpoint, stopped };
     } catch (e) {
       await iterator?.return(undefined).catch(() => undefined);
       await this.finish('failed', e).catch(() => undefined);
@@ -371,7 +376,15 @@ export class Trainer<B> {
     }
   }
 
-  private async finish(status: 'completed' | 'failed', error?: unknown): Promise<void> {
+  /**
+   * Asks the run to stop after the step in progress (e.g. on SIGINT): it saves a checkpoint
+   * there (when checkpoint.dir is set), skips the final validation and ends with status 'stopped'.
+   */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  private async finish(status: 'completed' | 'failed' | 'stopped', error?: unknown): Promise<void> {
     if (this.runTelemetry) await this.runTelemetry.close(status, error);
     else this.bus.end(status, error);
   }

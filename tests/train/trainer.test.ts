@@ -111,6 +111,24 @@ describe('Trainer: checkpoints', () => {
   });
 });
 
+describe('Trainer: stop()', () => {
+  it('stops after the step in progress, saves there, ends the run as stopped; a resume finishes it exactly', async () => {
+    const dir = join(root, 'stop');
+    manualSeed(0);
+    const full = await tinyTrainer({ maxSteps: 6 }).trainer.fit();
+    manualSeed(0);
+    const { trainer } = tinyTrainer({ maxSteps: 6, checkpoint: { dir, everySteps: 4 } });
+    trainer.options.hooks = { onStepEnd: (r) => { if (r.step === 3) trainer.stop(); } };
+    const events = collect(trainer as Trainer<unknown>);
+    const first = await trainer.fit();
+    expect(first).toMatchObject({ step: 3, stopped: true, lastCheckpoint: join(dir, 'step-00000003') });
+    expect(events.at(-1)).toMatchObject({ type: 'run_end', status: 'stopped', steps: 3 });
+    const rest = await tinyTrainer({ maxSteps: 6, checkpoint: { dir, everySteps: 4 }, resume: 'latest' }).trainer.fit();
+    expect(rest.stopped).toBe(false);
+    expect([...first.history, ...rest.history].map((h) => h.loss)).toEqual(full.history.map((h) => h.loss));
+  });
+});
+
 describe('Trainer: telemetry', () => {
   it('emits run_start, steps, eval, sample, checkpoint and run_end in order; JSONL and PNG are written', async () => {
     const dir = join(root, 'telemetry');
