@@ -93,6 +93,15 @@ export interface DiffusionStepResult {
 /** Images in imageRange as the VAE takes them ([-1, 1]). */
 const toVaeRange = (range: 'zeroOne' | 'minusOneOne' | undefined, x: Tensor) => ((range ?? 'zeroOne') === 'zeroOne' ? x.mul(2).sub(1) : x);
 
+/** noiseOffset and controlStrength, refused when not finite (one NaN turns every trained weight into NaN). */
+function scalarOptions(op: string, options: DiffusionTrainingOptions): { offset: number; controlStrength: number } {
+  const offset = options.noiseOffset ?? 0;
+  const controlStrength = options.controlStrength ?? 1;
+  if (!Number.isFinite(offset)) throw new ArgumentError(`${op}: noiseOffset must be a finite number, got ${offset}`);
+  if (!Number.isFinite(controlStrength)) throw new ArgumentError(`${op}: controlStrength must be a finite number, got ${controlStrength}`);
+  return { offset, controlStrength };
+}
+
 /** Target latents through the frozen VAE: posterior sample times scalingFactor, no gradient. */
 export function encodeLatents(vae: DiffusionVae, images: Tensor, generator: Generator, imageRange?: 'zeroOne' | 'minusOneOne'): Tensor {
   return noGrad(() => vaeLatents(vae, toVaeRange(imageRange, images), { generator }));
@@ -115,7 +124,7 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
   const predictionType = options.predictionType ?? scheduler.config.predictionType;
   const dropout = options.promptDropout ?? 0;
   if (!(dropout >= 0 && dropout <= 1)) throw new ArgumentError(`${op}: promptDropout must be in [0, 1], got ${dropout}`);
-  const offset = options.noiseOffset ?? 0;
+  const { offset, controlStrength } = scalarOptions(op, options);
 
   // (1) prompt dropout
   const droppedPrompts = Array.from({ length: n }, () => dropout > 0 && g.uniform() < dropout);
@@ -148,7 +157,7 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
   // The models: ControlNet residuals into the UNet.
   let residuals: ControlResiduals | undefined;
   if (controlnet && conditionInput) {
-    const scale = { conditioningScale: options.controlStrength ?? 1 };
+    const scale = { conditioningScale: controlStrength };
     residuals = controlnet.controlType === 'ctrloraBase'
       ? controlnet.forward(conditionInput, timesteps, context, scale)
       : controlnet.forward(noisy, timesteps, context, conditionInput, scale);

@@ -129,6 +129,8 @@ describe('diffusionTrainingStep', () => {
     expect(r.loss.item()).toBeCloseTo(mean(perSample(hand.pred, hand.noise)), 6);
     expect(() => diffusionTrainingStep({ vae, unet, controlnet, scheduler }, pre, { generator: new Generator(1), promptDropout: 1 })).toThrow(/emptyContext/);
     expect(() => diffusionTrainingStep(models, { images: batch.images, prompts: batch.prompts }, { generator: new Generator(1) })).toThrow(/ctrloraBase ControlNet needs batch.conditions/);
+    expect(() => diffusionTrainingStep(models, batch, { generator: new Generator(1), noiseOffset: NaN })).toThrow(/noiseOffset must be a finite number, got NaN/);
+    expect(() => diffusionTrainingStep(models, batch, { generator: new Generator(1), controlStrength: Infinity })).toThrow(/controlStrength must be a finite number, got Infinity/);
   });
 
   it('vanilla ControlNet: x_t and the condition image (as given, [0, 1]) go into the ControlNet', () => {
