@@ -103,7 +103,10 @@ export interface TrainerOptions<B> {
   checkpoint?: CheckpointOptions | null;
   /** A checkpoint folder, or 'latest' (the newest in checkpoint.dir; a fresh start when none). */
   resume?: string | null;
-  /** Stop after K consecutive skipped steps. Default 5; `false` turns the guard off. */
+  /**
+   * Skip the update of a step whose loss or gradient norm is not finite, and stop after K such
+   * steps in a row. Default on with K = 5; `false` turns it off (such steps update like any other).
+   */
   nanGuard?: { maxConsecutiveSkips?: number } | false;
   validation?: {
     /** Every N optimiser steps (0 or absent: only at the end). */
@@ -160,6 +163,7 @@ export class Trainer<B> {
   /** The steps the run will reach. */
   readonly totalSteps: number;
   private readonly accumulation: number;
+  private readonly guard: boolean;
   private readonly maxSkips: number;
   private readonly runTelemetry: RunTelemetry | null;
   private readonly config: Record<string, unknown>;
@@ -185,9 +189,9 @@ export class Trainer<B> {
     const epochSteps = o.maxEpochs !== undefined ? Math.floor((o.maxEpochs * o.data.batchesPerEpoch) / this.accumulation) : Infinity;
     this.totalSteps = Math.min(o.maxSteps ?? Infinity, epochSteps);
     if (!(this.totalSteps >= 1)) throw new ArgumentError(`Trainer: ${o.maxEpochs} epochs of ${o.data.batchesPerEpoch} batches make no step of ${this.accumulation} micro-batches`);
-    const guard = o.nanGuard === false ? Infinity : o.nanGuard?.maxConsecutiveSkips ?? 5;
-    if (guard !== Infinity) positive(guard, 'nanGuard.maxConsecutiveSkips');
-    this.maxSkips = guard;
+    this.guard = o.nanGuard !== false;
+    this.maxSkips = (o.nanGuard || undefined)?.maxConsecutiveSkips ?? 5;
+    positive(this.maxSkips, 'nanGuard.maxConsecutiveSkips');
     this.generator = o.generator ?? new Generator(o.seed ?? 0);
     for (const name of Object.keys(o.generators ?? {})) {
       if (name === 'trainer' || name === 'default') throw new ArgumentError(`Trainer: generator name '${name}' is reserved (the trainer's and the process-wide generator)`);
@@ -327,8 +331,8 @@ export class Trainer<B> {
           const loss = lossSum / this.accumulation;
           const norm = o.maxGradNorm ? clipGradNorm(params, o.maxGradNorm) : gradNorm(params);
           const finite = Number.isFinite(loss) && Number.isFinite(norm);
-          const culprits = finite ? [] : nonFiniteGrads(o.optimizer, this.models());
-          if (finite) o.optimizer.step();
+          const culprits = finite || !this.guard ? [] : nonFiniteGrads(o.optimizer, this.models());
+          if (finite || !this.guard) o.optimizer.step();
           o.optimizer.zeroGrad();
           return { loss, norm, finite, culprits };
         }, backend);
@@ -339,10 +343,11 @@ export class Trainer<B> {
         position = last.batch + 1 === o.data.batchesPerEpoch ? { epoch: last.epoch + 1, batch: 0 } : { epoch: last.epoch, batch: last.batch + 1 };
         this.lrScheduler?.step();
 
-        const report: StepOutcome = { step, loss: outcome.loss, gradNorm: outcome.norm, lr, skipped: !outcome.finite };
+        const skipped = this.guard && !outcome.finite;
+        const report: StepOutcome = { step, loss: outcome.loss, gradNorm: outcome.norm, lr, skipped };
         history.push(report);
         this.bus.step({ step, loss: outcome.loss, lr, gradNorm: outcome.norm, batchSize: micro.reduce((a, mb) => a + mb.indices.length, 0), totalSteps: this.totalSteps });
-        if (outcome.finite) {
+        if (!skipped) {
           consecutiveSkips = 0;
         } else {
           consecutiveSkips += 1;
