@@ -3,8 +3,9 @@
  *
  * A write goes to `<path>.tmp-<pid>-<random>` beside the target, is flushed, renamed over the
  * target, and the folder is flushed so the rename itself survives a power cut. A process killed
- * mid-write leaves its temporary file behind; the next write into that folder removes every
- * such file whose writer process is gone (a live writer's file is left alone).
+ * mid-write leaves its temporary file behind; the next write into that folder (the first by
+ * each process) removes every such file whose writer process is gone (a live writer's file is
+ * left alone).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
@@ -61,6 +62,13 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Folders already swept by this process: a writer killed earlier left its temporaries before
+ * this process started, so one sweep per folder finds them all, and a folder of 10,000 images
+ * is not listed 10,000 times. (Checkpoint folders are swept at every save.)
+ */
+const swept = new Set<string>();
+
 export interface AtomicWriteOptions {
   /** Create the folder (and its parents) when missing. Default true. */
   mkdir?: boolean;
@@ -73,7 +81,10 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   if (options.mkdir ?? true) await mkdir(dir, { recursive: true });
-  await removeStaleTemps(dir);
+  if (!swept.has(dir)) {
+    await removeStaleTemps(dir);
+    swept.add(dir);
+  }
   const tmp = tempPathFor(path);
   const fh = await open(tmp, 'w');
   try {

@@ -14,6 +14,14 @@ import { Generator } from '../random.ts';
 import { Tensor } from '../tensor.ts';
 import type { Dataset } from '../plugins/tokens.ts';
 
+/** A sample that could not be loaded: names the dataset, the index and the position; `cause` is the original error. */
+export class DataLoaderError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataLoaderError';
+  }
+}
+
 /** What a loader needs of a dataset: a length and random access (sync or async). */
 export type DatasetLike<T> = Pick<Dataset<T>, 'length'> & { get(index: number): T | Promise<T>; readonly name?: string };
 
@@ -173,7 +181,14 @@ export class DataLoader<T, B = Collated<T>> implements BatchSource<B> {
   /** Loads and collates one batch. */
   async load(position: DataPosition): Promise<LoadedBatch<B>> {
     const indices = this.indicesOf(position);
-    const samples = await Promise.all(indices.map((i) => this.dataset.get(i)));
+    const samples = await Promise.all(indices.map(async (i) => {
+      try {
+        return await this.dataset.get(i);
+      } catch (e) {
+        const name = this.dataset.name ? ` '${this.dataset.name}'` : '';
+        throw new DataLoaderError(`DataLoader: dataset${name} sample ${i} (epoch ${position.epoch}, batch ${position.batch}): ${(e as Error).message}`, { cause: e });
+      }
+    }));
     const batch = this.collate(samples);
     const release = this.releaseBatches ? () => { for (const t of tensorsIn(batch)) t.dispose(); } : () => undefined;
     return { batch, position, indices, release };

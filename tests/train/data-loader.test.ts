@@ -1,7 +1,7 @@
 /** DataLoader: per-epoch seeded shuffling, positions, dropLast, collation, prefetch. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DataLoader, type Tensor, defaultCollate, epochOrder, tensor } from '../../core/index.ts';
+import { DataLoader, DataLoaderError, type Tensor, defaultCollate, epochOrder, tensor } from '../../core/index.ts';
 
 const numbers = (n: number, calls: number[] = []) => ({
   length: n,
@@ -71,5 +71,14 @@ describe('DataLoader', () => {
     expect(() => new DataLoader(numbers(3), { batchSize: 0 })).toThrow(/batchSize must be an integer >= 1, got 0/);
     expect(() => new DataLoader(numbers(3), { batchSize: 4, dropLast: true })).toThrow(/3 samples: no full batch of 4/);
     expect(() => defaultCollate([{ a: tensor([1]) }, { a: 'x' }])).toThrow(/sample\.a is a tensor in some samples/);
+  });
+
+  it('a sample that fails to load is named with its dataset, index and position', async () => {
+    const broken = { name: 'photos', length: 4, get: async (i: number) => { if (i === 2) throw new Error('bad PNG header'); return { v: i }; } };
+    const loader = new DataLoader(broken, { batchSize: 2, shuffle: false });
+    await expect(loader.load({ epoch: 3, batch: 1 })).rejects.toThrow(/^DataLoader: dataset 'photos' sample 2 \(epoch 3, batch 1\): bad PNG header$/);
+    const err = await loader.load({ epoch: 0, batch: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataLoaderError);
+    expect(((err as Error).cause as Error).message).toBe('bad PNG header');
   });
 });
