@@ -2,13 +2,13 @@
  * The Trainer in process: the NaN/Inf guard, config-mismatch refusal, the event order, the
  * JSONL and PNG sinks on a real run, gradient accumulation, tidy() around every step.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AdamW, CheckpointError, DataLoader, JsonlSink, LossCurveSink, ReferenceBackend, SGD, TOKENS, type Tensor, type TrainingEvent, Trainer,
+  AdamW, CheckpointError, LayerNorm, Linear, loadModule, readTrainerState, DataLoader, JsonlSink, LossCurveSink, ReferenceBackend, SGD, TOKENS, type Tensor, type TrainingEvent, Trainer,
   TrainingError, createRunContainer, getDefaultBackend, manualSeed, mseLoss, setDefaultBackend, startTelemetry,
 } from '../../core/index.ts';
 import { TinyNet, tinyDataset, tinyTrainer, weightsOf } from './fixtures/tiny-run.ts';
@@ -108,6 +108,45 @@ describe('Trainer: checkpoints', () => {
     expect(rest.resumedFrom).toBe(join(dir, 'step-00000004'));
     expect(rest.history.map((h) => h.step)).toEqual([5, 6]);
     expect([...first.history, ...rest.history].map((h) => h.loss)).toEqual(full.history.map((h) => h.loss));
+  });
+});
+
+describe('Trainer: checkpoint contents', () => {
+  it('several models, all weights: one file each, loadable alone, and an exact resume', async () => {
+    const dir = join(root, 'two-models');
+    const build = (resume: string | null, maxSteps: number) => {
+      const encoder = new Linear(4, 3, { seed: 1 });
+      const head = new Linear(3, 1, { seed: 2 });
+      const norm = new LayerNorm(3);
+      norm.freeze(); // frozen: saved with weights 'all', absent with 'trainable'
+      const optimizer = new AdamW([...encoder.trainableParameters(), ...head.trainableParameters()], { lr: 0.05 });
+      const trainer = new Trainer({
+        models: { encoder, head, norm }, optimizer, data: new DataLoader(tinyDataset(), { batchSize: 4, seed: 1 }),
+        trainingStep: (b: { x: Tensor; y: Tensor }) => mseLoss(head.forward(norm.forward(encoder.forward(b.x).tanh())), b.y),
+        maxSteps, checkpoint: { dir, weights: 'all' }, resume, config: { kind: 'two' },
+      });
+      return { trainer, encoder, head };
+    };
+    const full = await build(null, 4).trainer.fit();
+    await rm(dir, { recursive: true });
+    const first = await build(null, 2).trainer.fit();
+    expect((await readdir(first.lastCheckpoint!)).sort()).toEqual(['encoder.safetensors', 'head.safetensors', 'norm.safetensors', 'optimizer.safetensors', 'trainer.json']);
+    const probe = new LayerNorm(3);
+    await loadModule(join(first.lastCheckpoint!, 'norm.safetensors'), probe); // a plain module file
+    const rest = build('latest', 4);
+    const r = await rest.trainer.fit();
+    expect([...first.history, ...r.history].map((h) => h.loss)).toEqual(full.history.map((h) => h.loss));
+    const state = await readTrainerState(r.lastCheckpoint!);
+    expect(state).toMatchObject({ step: 4, weights: 'all', batchesSeen: 4, data: { epoch: 0, batch: 4 }, guard: { consecutiveSkips: 0, totalSkips: 0 } });
+    expect(Object.keys(state.generators)).toEqual(['trainer', 'default']);
+  });
+
+  it('a damaged checkpoint is refused naming the file', async () => {
+    const dir = join(root, 'damaged');
+    const { lastCheckpoint } = await tinyTrainer({ maxSteps: 2, checkpoint: { dir } }).trainer.fit();
+    await truncate(join(lastCheckpoint!, 'optimizer.safetensors'), 100);
+    await expect(tinyTrainer({ maxSteps: 3, checkpoint: { dir }, resume: 'latest' }).trainer.fit()).rejects.toThrow(/optimizer\.safetensors is 100 bytes, expected \d+/);
+    await expect(tinyTrainer({ maxSteps: 3, resume: join(dir, 'nope') }).trainer.fit()).rejects.toThrow(/nope is not a checkpoint folder \(no trainer\.json\)/);
   });
 });
 
