@@ -209,6 +209,13 @@ export class Trainer<B> {
       this.runTelemetry = null;
     }
     this.config = normaliseConfig(o.config ?? {});
+    // A parameter the optimiser moves but no model holds would be missing from every checkpoint,
+    // and a resumed run would silently differ.
+    const held = new Set(this.models().flatMap((m) => m.trainableParameters()));
+    const orphans = o.optimizer.params.filter((p) => !held.has(p));
+    if (orphans.length) {
+      throw new ArgumentError(`Trainer: the optimiser trains ${orphans.length} parameter(s) that no model in \`models\` holds as trainable (${orphans.slice(0, 4).map((p) => p.name ?? `[${p.shape.join(', ')}]`).join(', ')}); checkpoints would not save them: add their module to models`);
+    }
   }
 
   /** Every generator a checkpoint saves, by name. */
@@ -317,7 +324,11 @@ export class Trainer<B> {
         }
         const current = step + 1;
         const lr = o.optimizer.lrs[0]!;
+        const models = this.models();
         const outcome = tidy(() => {
+          // Every model's gradients, not only the optimiser's: a requiresGrad parameter outside it
+          // would accumulate across steps (and on a GPU keep a storage this tidy released).
+          for (const m of models) m.zeroGrad();
           o.optimizer.zeroGrad();
           let lossSum = 0;
           micro.forEach((mb, i) => {
@@ -331,8 +342,9 @@ export class Trainer<B> {
           const loss = lossSum / this.accumulation;
           const norm = o.maxGradNorm ? clipGradNorm(params, o.maxGradNorm) : gradNorm(params);
           const finite = Number.isFinite(loss) && Number.isFinite(norm);
-          const culprits = finite || !this.guard ? [] : nonFiniteGrads(o.optimizer, this.models());
+          const culprits = finite || !this.guard ? [] : nonFiniteGrads(o.optimizer, models);
           if (finite || !this.guard) o.optimizer.step();
+          for (const m of models) m.zeroGrad();
           o.optimizer.zeroGrad();
           return { loss, norm, finite, culprits };
         }, backend);

@@ -150,6 +150,24 @@ describe('Trainer: checkpoint contents', () => {
   });
 });
 
+describe('Trainer: options', () => {
+  it('refuses an optimiser over parameters that no model holds (checkpoints would miss them), and bad numbers', () => {
+    const model = new TinyNet();
+    const stray = new Linear(2, 2, { seed: 9 });
+    const optimizer = new AdamW([...model.trainableParameters(), ...stray.parameters()]);
+    const data = new DataLoader(tinyDataset(), { batchSize: 4 });
+    const base = { models: model, optimizer, data, trainingStep: (b: { x: Tensor; y: Tensor }) => mseLoss(model.forward(b.x), b.y), maxSteps: 2 };
+    expect(() => new Trainer(base)).toThrow(/the optimiser trains 2 parameter\(s\) that no model in `models` holds as trainable/);
+    const ok = { ...base, optimizer: new AdamW(model.trainableParameters()) };
+    expect(() => new Trainer({ ...ok, maxSteps: undefined })).toThrow(/give maxSteps or maxEpochs/);
+    expect(() => new Trainer({ ...ok, gradientAccumulationSteps: 0 })).toThrow(/gradientAccumulationSteps must be an integer >= 1, got 0/);
+    expect(() => new Trainer({ ...ok, maxGradNorm: NaN })).toThrow(/maxGradNorm must be a finite number > 0, got NaN/);
+    expect(() => new Trainer({ ...ok, resume: 'latest' })).toThrow(/resume 'latest' needs checkpoint\.dir/);
+    expect(() => new Trainer({ ...ok, maxSteps: undefined, maxEpochs: 2 }).totalSteps).not.toThrow();
+    expect(new Trainer({ ...ok, maxSteps: undefined, maxEpochs: 2, gradientAccumulationSteps: 4 }).totalSteps).toBe(3); // 2 * 6 batches / 4
+  });
+});
+
 describe('Trainer: stop()', () => {
   it('stops after the step in progress, saves there, ends the run as stopped; a resume finishes it exactly', async () => {
     const dir = join(root, 'stop');
