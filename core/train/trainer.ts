@@ -211,10 +211,11 @@ export class Trainer<B> {
     this.config = normaliseConfig(o.config ?? {});
     // A parameter the optimiser moves but no model holds would be missing from every checkpoint,
     // and a resumed run would silently differ.
-    const held = new Set(this.models().flatMap((m) => m.trainableParameters()));
+    // (A frozen parameter given to the optimiser is fine, as in torch: it gets no gradient, no update.)
+    const held = new Set(this.models().flatMap((m) => m.parameters()));
     const orphans = o.optimizer.params.filter((p) => !held.has(p));
     if (orphans.length) {
-      throw new ArgumentError(`Trainer: the optimiser trains ${orphans.length} parameter(s) that no model in \`models\` holds as trainable (${orphans.slice(0, 4).map((p) => p.name ?? `[${p.shape.join(', ')}]`).join(', ')}); checkpoints would not save them: add their module to models`);
+      throw new ArgumentError(`Trainer: the optimiser trains ${orphans.length} parameter(s) that no model in \`models\` holds (${orphans.slice(0, 4).map((p) => p.name ?? `[${p.shape.join(', ')}]`).join(', ')}); checkpoints would not save them: add their module to models`);
     }
   }
 

@@ -157,7 +157,10 @@ describe('Trainer: options', () => {
     const optimizer = new AdamW([...model.trainableParameters(), ...stray.parameters()]);
     const data = new DataLoader(tinyDataset(), { batchSize: 4 });
     const base = { models: model, optimizer, data, trainingStep: (b: { x: Tensor; y: Tensor }) => mseLoss(model.forward(b.x), b.y), maxSteps: 2 };
-    expect(() => new Trainer(base)).toThrow(/the optimiser trains 2 parameter\(s\) that no model in `models` holds as trainable/);
+    expect(() => new Trainer(base)).toThrow(/the optimiser trains 2 parameter\(s\) that no model in `models` holds/);
+    const frozen = new TinyNet();
+    frozen.freeze('fc2.*'); // frozen parameters in the optimiser are allowed (no gradient, no update)
+    expect(() => new Trainer({ ...base, models: frozen, optimizer: new AdamW(frozen.parameters()) })).not.toThrow();
     const ok = { ...base, optimizer: new AdamW(model.trainableParameters()) };
     expect(() => new Trainer({ ...ok, maxSteps: undefined })).toThrow(/give maxSteps or maxEpochs/);
     expect(() => new Trainer({ ...ok, gradientAccumulationSteps: 0 })).toThrow(/gradientAccumulationSteps must be an integer >= 1, got 0/);
