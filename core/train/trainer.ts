@@ -16,6 +16,8 @@
  * Random draws: trainingStep draws from ctx.generator (or the generators it was given); the
  * loader's order depends on its seed and the epoch only. All of them are in the checkpoint.
  */
+import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Backend } from '../backend.ts';
 import { TensorError } from '../errors.ts';
 import { tidy } from '../memory.ts';
@@ -29,7 +31,7 @@ import { TelemetryBus } from '../telemetry/bus.ts';
 import type { RunTelemetry } from '../telemetry/run.ts';
 import { ArgumentError } from '../errors.ts';
 import {
-  type Models, type SavePhase, type TrainerState, type WeightsToSave, loadCheckpoint, resolveCheckpoint, saveCheckpoint,
+  CheckpointError, type Models, type SavePhase, type TrainerState, type WeightsToSave, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint,
 } from './checkpoint.ts';
 import type { BatchSource, DataPosition, LoadedBatch } from './data-loader.ts';
 
@@ -74,6 +76,11 @@ export interface CheckpointOptions {
   weights?: WeightsToSave;
   /** Save when the run ends. Default true. */
   atEnd?: boolean;
+  /**
+   * Delete the folder's checkpoints that lie beyond where this run starts (all of them for a
+   * fresh start) instead of refusing to start. Default false.
+   */
+  overwrite?: boolean;
 }
 
 export interface TrainerOptions<B> {
@@ -310,6 +317,7 @@ export class Trainer<B> {
           savedStep = step;
         }
       }
+      if (o.checkpoint) await this.clearAbandoned(o.checkpoint, step, resumedFrom);
       this.bus.runStart(this.config, counts, this.totalSteps);
       this.models().forEach((m) => m.train());
       const params = o.optimizer.params;
@@ -392,6 +400,23 @@ export class Trainer<B> {
       await this.finish('failed', e).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Checkpoints in the folder beyond the point this run starts from belong to another run (a
+   * fresh start) or to an abandoned future (a resume from an older one): left there, `latest`
+   * and keepLast would mix them with this run's. Refused, or deleted with checkpoint.overwrite.
+   */
+  private async clearAbandoned(c: CheckpointOptions, step: number, resumedFrom: string | null): Promise<void> {
+    const ahead = (await listCheckpoints(c.dir)).filter((x) => x.step > step || (x.step === step && x.path !== resumedFrom));
+    if (!ahead.length) return;
+    if (!c.overwrite) {
+      const names = ahead.map((x) => basename(x.path)).join(', ');
+      throw new CheckpointError(resumedFrom
+        ? `${c.dir} holds checkpoints newer than ${basename(resumedFrom)} (${names}): resuming from an older one would mix two runs; delete them, or set checkpoint.overwrite to let the trainer do it`
+        : `${c.dir} already holds checkpoints (${names}): resume with resume: 'latest', choose another folder, or set checkpoint.overwrite to delete them`);
+    }
+    for (const x of ahead) await rm(x.path, { recursive: true, force: true });
   }
 
   /**

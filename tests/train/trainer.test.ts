@@ -141,6 +141,19 @@ describe('Trainer: checkpoint contents', () => {
     expect(Object.keys(state.generators)).toEqual(['trainer', 'default']);
   });
 
+  it('a fresh run into a folder of checkpoints, or a resume from an older one, is refused unless overwrite', async () => {
+    const dir = join(root, 'occupied');
+    await tinyTrainer({ maxSteps: 4, checkpoint: { dir, everySteps: 2 } }).trainer.fit();
+    await expect(tinyTrainer({ maxSteps: 4, checkpoint: { dir } }).trainer.fit()).rejects.toThrow(/already holds checkpoints \(step-00000002, step-00000004\): resume with resume: 'latest'/);
+    const older = join(dir, 'step-00000002');
+    await expect(tinyTrainer({ maxSteps: 4, checkpoint: { dir }, resume: older }).trainer.fit()).rejects.toThrow(/newer than step-00000002 \(step-00000004\)/);
+    const r = await tinyTrainer({ maxSteps: 3, checkpoint: { dir, overwrite: true }, resume: older }).trainer.fit();
+    expect(r.resumedFrom).toBe(older);
+    expect(await readdir(dir)).toEqual(['step-00000002', 'step-00000003']);
+    await tinyTrainer({ maxSteps: 1, checkpoint: { dir, overwrite: true } }).trainer.fit();
+    expect(await readdir(dir)).toEqual(['step-00000001']);
+  });
+
   it('a damaged checkpoint is refused naming the file', async () => {
     const dir = join(root, 'damaged');
     const { lastCheckpoint } = await tinyTrainer({ maxSteps: 2, checkpoint: { dir } }).trainer.fit();
