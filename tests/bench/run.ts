@@ -13,7 +13,8 @@
  */
 import os from 'node:os';
 import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
-import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, withBackend } from '../../core/index.ts';
+import { NativeBackend } from '../../core/backends/native/index.ts';
+import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, tidy, withBackend } from '../../core/index.ts';
 
 interface Workload {
   group: 'matmul' | 'conv' | 'norm';
@@ -74,11 +75,14 @@ const WORKLOADS: Workload[] = [
   normWorkload(2, 128, 32),
 ];
 
-type ModeName = 'reference' | 'cpu' | 'webasm' | 'webasm+threads' | 'headlessgl' | 'webgpu';
-const ALL_MODES: ModeName[] = ['reference', 'cpu', 'webasm', 'webasm+threads', 'headlessgl', 'webgpu'];
+type ModeName = 'reference' | 'cpu' | 'webasm' | 'webasm+threads' | 'headlessgl' | 'webgpu' | 'native@1' | 'native';
+const ALL_MODES: ModeName[] = ['reference', 'cpu', 'webasm', 'webasm+threads', 'headlessgl', 'webgpu', 'native@1', 'native'];
 
 function makeBackend(mode: ModeName): Backend {
   if (mode === 'reference') return new ReferenceBackend();
+  // native@1: one thread (the per-core figure); native: the default pool (every core)
+  if (mode === 'native@1') return new NativeBackend({ threads: 1 });
+  if (mode === 'native') return new NativeBackend();
   const threads = mode === 'webasm+threads';
   return new GpuJsBackend({ mode: threads ? 'webasm' : mode, strict: true, threads });
 }
@@ -101,7 +105,7 @@ function time(backend: Backend, w: Workload, reps: number): Timing {
     const once = (): Timing => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      tidyIfGpu(backend, () => step().toArray());
+      tidy(() => step().toArray(), backend);
       const ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
       return { ms, cpuMs: (c.user + c.system) / 1000 };
@@ -113,10 +117,6 @@ function time(backend: Backend, w: Workload, reps: number): Timing {
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     return { ms: median(times.map((t) => t.ms)), cpuMs: median(times.map((t) => t.cpuMs)) };
   });
-}
-
-function tidyIfGpu<T>(backend: Backend, fn: () => T): T {
-  return backend instanceof GpuJsBackend ? backend.tidy(fn) : fn();
 }
 
 function parseArgs(): { only: string | null; modes: ModeName[] } {
