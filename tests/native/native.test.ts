@@ -25,14 +25,18 @@ function workload(): Tensor[] {
   const b = randn([130, 211], { seed: 2 }).requiresGrad_();
   const x = randn([2, 24, 19, 21], { seed: 3 }).requiresGrad_();
   const w = randn([32, 12, 3, 3], { seed: 4 }).requiresGrad_();
+  // tall and narrow: the GEMM runs it transposed (C^T = B^T A^T) to fill its register tiles
+  const tall = randn([300, 200], { seed: 5 }).requiresGrad_();
+  const narrow = randn([200, 12], { seed: 6 }).requiresGrad_();
   const mm = a.matmul(b);
+  const tn = tall.matmul(narrow);
   const c = conv2d(x, w, null, { padding: 1, stride: 1, groups: 2 });
   const gn = groupNorm(c, 8, null, null, 1e-5);
   const ln = layerNorm(mm, [211]);
   const sm = mm.softmax(-1);
   const mix = c.silu().mul(gn).add(c.mean([2, 3], true));
-  mm.mul(ln).sum().add(sm.square().sum()).add(mix.sum()).backward();
-  return [mm, c, gn, ln, sm, mix, a.grad!, b.grad!, x.grad!, w.grad!];
+  mm.mul(ln).sum().add(sm.square().sum()).add(mix.sum()).add(tn.square().sum()).backward();
+  return [mm, c, gn, ln, sm, mix, tn, a.grad!, b.grad!, x.grad!, w.grad!, tall.grad!, narrow.grad!];
 }
 
 describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {

@@ -32,9 +32,32 @@ const GemmIsa& gemm_isa() {
   return isa;
 }
 
-void sgemm(const Gemm& g) {
+/** The same product as C^T = B^T A^T: rows and columns of every operand swapped. */
+static Gemm transposed(const Gemm& g) {
+  Gemm t = g;
+  t.m = g.n;
+  t.n = g.m;
+  t.a = g.b, t.rsa = g.csb, t.csa = g.rsb;
+  t.b = g.a, t.rsb = g.csa, t.csb = g.rsa;
+  t.ldc = g.csc, t.csc = g.ldc;
+  return t;
+}
+
+/**
+ * Whether C^T = B^T A^T fills the register tiles better: a C narrower than one column panel
+ * (a 4x4 feature map has 16 columns) but tall wastes most of each NR-wide tile.
+ */
+static bool better_transposed(const Gemm& g, const GemmIsa& isa) {
+  const auto waste = [](int64_t extent, int64_t unit) { return (extent + unit - 1) / unit * unit - extent; };
+  const int64_t now = waste(g.m, isa.mr) * g.n + waste(g.n, isa.nr) * g.m;
+  const int64_t swapped = waste(g.n, isa.mr) * g.m + waste(g.m, isa.nr) * g.n;
+  return swapped * 2 < now;
+}
+
+void sgemm(const Gemm& g0) {
   const GemmIsa& isa = gemm_isa();
-  if (g.m <= 0 || g.n <= 0) return;
+  if (g0.m <= 0 || g0.n <= 0) return;
+  const Gemm g = better_transposed(g0, isa) ? transposed(g0) : g0;
   const int threads = pool_threads();
   const int64_t work = g.m * g.n * std::max<int64_t>(g.k, 1);
   if (threads == 1 || work < PARALLEL_MIN_WORK * 4) {
@@ -74,7 +97,8 @@ void sgemm_batched(const Gemm& g, int64_t batch, int64_t sa, int64_t sb, int64_t
   // Many small products (attention heads): one product per task. Few large ones: split each.
   if (batch > 1 && work < PARALLEL_MIN_WORK * 16) {
     parallel_for_if(work * batch, batch, [&](int64_t q) {
-      const Gemm h = one(q);
+      const Gemm h0 = one(q);
+      const Gemm h = better_transposed(h0, isa) ? transposed(h0) : h0;
       if (h.m > 0 && h.n > 0) isa.block(h, 0, h.m, 0, h.n);
     });
     return;

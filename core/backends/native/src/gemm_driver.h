@@ -90,7 +90,9 @@ void gemm_block(const ctrlora::Gemm& g, int64_t i0, int64_t i1, int64_t j0, int6
   alignas(64) float tile[MR * NR];
   if (g.k == 0) {
     if (!g.accumulate) {
-      for (int64_t i = i0; i < i1; i++) std::memset(g.c + i * g.ldc + j0, 0, sizeof(float) * (j1 - j0));
+      for (int64_t i = i0; i < i1; i++) {
+      for (int64_t j = j0; j < j1; j++) g.c[i * g.ldc + j * g.csc] = 0.f;
+    }
     }
     return;
   }
@@ -109,18 +111,20 @@ void gemm_block(const ctrlora::Gemm& g, int64_t i0, int64_t i1, int64_t j0, int6
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const float* bp = buf.b + jr * kc;
             const int64_t cols = min64(NR, nc - jr);
-            float* c = g.c + (ic + ir) * g.ldc + jc + jr;
-            if (rows == MR && cols == NR) {
+            float* c = g.c + (ic + ir) * g.ldc + (jc + jr) * g.csc;
+            if (rows == MR && cols == NR && g.csc == 1) {
               micro_kernel(kc, ap, bp, c, g.ldc, acc);
             } else {
+              // Edge tiles and strided C: the same kernel into a local tile (so the same
+              // summation order), then added or stored element by element.
               micro_kernel(kc, ap, bp, tile, NR, false);
               for (int64_t r = 0; r < rows; r++) {
                 float* cr = c + r * g.ldc;
                 const float* t = tile + r * NR;
                 if (acc) {
-                  for (int64_t q = 0; q < cols; q++) cr[q] += t[q];
+                  for (int64_t q = 0; q < cols; q++) cr[q * g.csc] += t[q];
                 } else {
-                  for (int64_t q = 0; q < cols; q++) cr[q] = t[q];
+                  for (int64_t q = 0; q < cols; q++) cr[q * g.csc] = t[q];
                 }
               }
             }
