@@ -72,13 +72,20 @@ inline void pack_b(const ctrlora::Gemm& g, int64_t p0, int64_t kc, int64_t j0, i
         for (int64_t c = cols; c < NR; c++) dst[p * NR + c] = 0.f;
       }
     } else {
-      // Columns are strided (a transposed B): walk each column down p, contiguous when rsb == 1.
-      for (int64_t c = 0; c < cols; c++) {
-        const float* s = src + c * g.csb;
-        for (int64_t p = 0; p < kc; p++) dst[p * NR + c] = s[p * g.rsb];
+      // Columns are strided (a transposed B): read eight columns at a time down p (eight
+      // sequential streams when rsb == 1) and write whole 8-float runs of the panel.
+      int64_t c0 = 0;
+      for (; c0 + 8 <= cols; c0 += 8) {
+        const float* s = src + c0 * g.csb;
+        for (int64_t p = 0; p < kc; p++) {
+          const float* sp = s + p * g.rsb;
+          float* d = dst + p * NR + c0;
+          for (int c = 0; c < 8; c++) d[c] = sp[c * g.csb];
+        }
       }
-      for (int64_t c = cols; c < NR; c++) {
-        for (int64_t p = 0; p < kc; p++) dst[p * NR + c] = 0.f;
+      for (int64_t p = 0; p < kc; p++) {
+        for (int64_t c = c0; c < cols; c++) dst[p * NR + c] = src[c * g.csb + p * g.rsb];
+        for (int64_t c = cols; c < NR; c++) dst[p * NR + c] = 0.f;
       }
     }
     dst += kc * NR;
