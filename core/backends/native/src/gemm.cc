@@ -48,6 +48,9 @@ static Gemm transposed(const Gemm& g) {
  * (a 4x4 feature map has 16 columns) but tall wastes most of each NR-wide tile.
  */
 static bool better_transposed(const Gemm& g, const GemmIsa& isa) {
+  // Keep an A the kernel reads in place (rows contiguous): packing a transposed one instead
+  // costs a copy of the whole matrix, more than the wasted tile lanes.
+  if (g.csa == 1 && g.rsb != 1) return false;
   const auto waste = [](int64_t extent, int64_t unit) { return (extent + unit - 1) / unit * unit - extent; };
   const int64_t now = waste(g.m, isa.mr) * g.n + waste(g.n, isa.nr) * g.m;
   const int64_t swapped = waste(g.n, isa.mr) * g.m + waste(g.m, isa.nr) * g.n;
