@@ -12,9 +12,9 @@
  *   npm run bench -- --modes cpu,webasm+threads
  */
 import os from 'node:os';
-import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
 import { NativeBackend } from '../../core/backends/native/index.ts';
-import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, tidy, withBackend } from '../../core/index.ts';
+import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
+import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, withBackend } from '../../core/index.ts';
 
 interface Workload {
   group: 'matmul' | 'conv' | 'norm';
@@ -105,7 +105,7 @@ function time(backend: Backend, w: Workload, reps: number): Timing {
     const once = (): Timing => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      tidy(() => step().toArray(), backend);
+      inTidy(backend, () => step().toArray());
       const ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
       return { ms, cpuMs: (c.user + c.system) / 1000 };
@@ -117,6 +117,11 @@ function time(backend: Backend, w: Workload, reps: number): Timing {
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     return { ms: median(times.map((t) => t.ms)), cpuMs: median(times.map((t) => t.cpuMs)) };
   });
+}
+
+/** In the backend's tidy scope: gpu.js releases its textures, native returns its buffers to the pool. */
+function inTidy<T>(backend: Backend, fn: () => T): T {
+  return backend.tidy ? backend.tidy(fn) : fn();
 }
 
 function parseArgs(): { only: string | null; modes: ModeName[] } {
