@@ -51,7 +51,8 @@ export async function nativeAvailability(): Promise<{ available: true; isa: stri
   try {
     mod = (await import(NATIVE_MODULE)) as NativeModule;
   } catch (e) {
-    return { available: false, reason: `core/backends/native could not be loaded (${firstLine(e)})` };
+    const missing = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes('native/index');
+    return { available: false, reason: missing ? 'core/backends/native is not part of this installation' : `core/backends/native could not be loaded (${firstLine(e)})` };
   }
   let status: ReturnType<NativeModule['nativeStatus']>;
   try {
