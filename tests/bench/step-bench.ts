@@ -3,7 +3,10 @@
  * each backend that runs here, batch 1 and 4, against PyTorch's torch_ref_step.py in the same
  * run (1 thread; 2 threads shown too), as ms/step and ratio = our ms / PyTorch 1-thread ms.
  * PyTorch is run before and after our rows of each batch and its two medians averaged, so load
- * that changes during the run weighs on both sides alike.
+ * that changes during the run weighs on both sides alike. On a shared machine wall time
+ * depends on what else runs, so both sides are also timed in CPU time (PyTorch's script once
+ * more with its step clock swapped for the process CPU clock): `cpuRatio` is the fairer
+ * figure for single-thread rows when the machine is loaded.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +25,9 @@ export interface StepRow {
   ratio: number | null;
   /** CPU ms of one step over all threads (median). */
   cpuMs: number;
+  /** PyTorch 1 thread's CPU ms per step, and cpuMs / torchCpuMs. */
+  torchCpuMs: number | null;
+  cpuRatio: number | null;
   steps: number;
 }
 
@@ -94,12 +100,19 @@ interface TorchResult {
   iter_ms_median: number;
 }
 
-function runTorch(python: string, script: string, batch: number, threads: number): TorchResult {
+/**
+ * Runs torch_ref_step.py and returns its RESULT. clock 'cpu' runs it with time.perf_counter
+ * replaced by time.process_time, so its step timings are CPU time of the whole process.
+ */
+function runTorch(python: string, script: string, batch: number, threads: number, clock: 'wall' | 'cpu' = 'wall'): TorchResult {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(threads) };
   // Debian's torch otherwise falls back to the slow reference BLAS (see the bench README).
   const openblas = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
   if (existsSync(openblas)) env.LD_LIBRARY_PATH = [openblas, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  const r = spawnSync(python, [script, '--threads', String(threads), '--batch', String(batch)], { env, encoding: 'utf8' });
+  const args = ['--threads', String(threads), '--batch', String(batch)];
+  const cpuClock = 'import runpy, sys, time; time.perf_counter = time.process_time; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")';
+  const argv = clock === 'wall' ? [script, ...args] : ['-c', cpuClock, script, ...args];
+  const r = spawnSync(python, argv, { env, encoding: 'utf8' });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.status !== 0 || !line) throw new Error(`torch_ref_step.py failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim().split('\n').at(-1)}`);
   return JSON.parse(line.slice('RESULT '.length)) as TorchResult;
@@ -114,7 +127,7 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepRow[]> {
   console.log(`# tiny ControlNet + LoRA step (tests/bench/tiny-step.ts): ${o.warmup} untimed warm-up steps, median of ${o.steps}`);
 
   const rows: StepRow[] = [];
-  const header = ['backend', 'batch', 'ms/step', 'x PyTorch 1 thread', 'CPU ms/step'];
+  const header = ['backend', 'batch', 'ms/step', 'x PyTorch 1 thread', 'CPU ms/step', 'CPU x PyTorch 1 thread'];
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
   for (const batch of o.batches) {
     const torch1: number[] = [];
@@ -123,34 +136,41 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepRow[]> {
       torch1.push(runTorch(python, o.torchScript, batch, 1).iter_ms_median);
       torch2 = runTorch(python, o.torchScript, batch, 2).iter_ms_median;
     }
-    const ours: Omit<StepRow, 'torchMs' | 'ratio'>[] = [];
+    const ours: Omit<StepRow, 'torchMs' | 'ratio' | 'torchCpuMs' | 'cpuRatio'>[] = [];
     for (const label of labels) {
       let backend: Backend;
       try {
         backend = await makeBackend(label);
       } catch (e) {
-        console.log(`| ${label} | ${batch} | not available: ${(e as Error).message.split('\n')[0]} | | |`);
+        console.log(`| ${label} | ${batch} | not available: ${(e as Error).message.split('\n')[0]} | | | |`);
         continue;
       }
       try {
         const t = timeSteps(backend, batch, o);
         ours.push({ backend: label, batch, ms: t.ms, cpuMs: t.cpuMs, steps: o.steps });
       } catch (e) {
-        console.log(`| ${label} | ${batch} | failed: ${(e as Error).message.split('\n')[0]} | | |`);
+        console.log(`| ${label} | ${batch} | failed: ${(e as Error).message.split('\n')[0]} | | | |`);
       } finally {
         (backend as { destroy?: () => void }).destroy?.();
       }
     }
-    if (python) torch1.push(runTorch(python, o.torchScript, batch, 1).iter_ms_median);
+    let torchCpuMs: number | null = null;
+    if (python) {
+      torch1.push(runTorch(python, o.torchScript, batch, 1).iter_ms_median);
+      torchCpuMs = runTorch(python, o.torchScript, batch, 1, 'cpu').iter_ms_median;
+    }
     const torchMs = python ? (torch1[0]! + torch1[1]!) / 2 : null;
     if (torchMs !== null) {
-      console.log(`| PyTorch 1 thread | ${batch} | ${torchMs.toFixed(1)} (${torch1.map((t) => t.toFixed(1)).join(', ')}) | 1.00 | |`);
-      console.log(`| PyTorch 2 threads | ${batch} | ${torch2!.toFixed(1)} | ${(torch2! / torchMs).toFixed(2)} | |`);
+      console.log(`| PyTorch 1 thread | ${batch} | ${torchMs.toFixed(1)} (${torch1.map((t) => t.toFixed(1)).join(', ')}) | 1.00 | ${torchCpuMs!.toFixed(1)} | 1.00 |`);
+      console.log(`| PyTorch 2 threads | ${batch} | ${torch2!.toFixed(1)} | ${(torch2! / torchMs).toFixed(2)} | | |`);
     }
+    const fmt = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
     for (const r of ours) {
-      const row: StepRow = { ...r, torchMs, ratio: torchMs === null ? null : r.ms / torchMs };
+      const row: StepRow = {
+        ...r, torchMs, ratio: torchMs === null ? null : r.ms / torchMs, torchCpuMs, cpuRatio: torchCpuMs === null ? null : r.cpuMs / torchCpuMs,
+      };
       rows.push(row);
-      console.log(`| ${r.backend} | ${batch} | ${r.ms.toFixed(1)} | ${row.ratio === null ? 'n/a' : row.ratio.toFixed(2)} | ${r.cpuMs.toFixed(1)} |`);
+      console.log(`| ${r.backend} | ${batch} | ${r.ms.toFixed(1)} | ${fmt(row.ratio)} | ${r.cpuMs.toFixed(1)} | ${fmt(row.cpuRatio)} |`);
     }
   }
   if (o.json) {
