@@ -1,5 +1,7 @@
 /** createBackend(spec): which backend each spec gives, the announcement, the recipe plugin and the CLI option. */
 import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
@@ -83,4 +85,19 @@ describe('the backend recipe plugin and CLI option', () => {
     expect(() => parse('--backend', 'gpu')).toThrow(/Allowed choices are auto, reference, native/);
     expect(() => parse('--threads', '0')).toThrow(/expected an integer in \[1, 1024\]/);
   });
+});
+
+describe('examples/choose-backend.ts', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'examples', 'choose-backend.ts'), ...args], { encoding: 'utf8' });
+
+  it('runs on the backend named and says so on stderr; a bad spec fails listing the valid ones', () => {
+    const ok = run('--backend', 'reference');
+    expect(ok.status).toBe(0);
+    expect(ok.stderr).toBe('backend: reference (asked for)\n');
+    expect(ok.stdout).toBe('reference: checksum -65.692\n');
+    const bad = run('--backend', 'cuda');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("argument 'cuda' is invalid. Allowed choices are auto, reference, native, gpujs:webgpu");
+  }, 60_000);
 });
