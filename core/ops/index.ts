@@ -3,6 +3,7 @@ export * from './binary.ts';
 export * from './concat.ts';
 export * from './conv.ts';
 export * from './creation.ts';
+export * from './custom.ts';
 export * from './dropout.ts';
 export * from './embedding.ts';
 export * from './loss.ts';
