@@ -81,8 +81,8 @@ function poolOutSize(size: number, k: number, s: number, p: number, d: number, c
  * Max pooling (torch.nn.functional.max_pool2d): the window maxima; the gradient goes to the
  * first maximum of each window in row-major order, as in torch. Composed from strided views
  * of the padded input (one per kernel position), so every backend runs it with its own
- * kernels. Padding is the lowest finite float32: an input window made only of -Infinity
- * values and padding gives that instead of -Infinity.
+ * kernels. Padding is the lowest finite float32: a window holding only -Infinity values
+ * and padding gives that instead of -Infinity (a window of padding alone gives -Infinity).
  */
 export function maxPool2d(x: Tensor, kernel: Pair, options: MaxPool2dOptions = {}): Tensor {
   const [N, C, H, W] = nchw('maxPool2d', x);
@@ -114,7 +114,13 @@ export function maxPool2d(x: Tensor, kernel: Pair, options: MaxPool2dOptions = {
     const best = argmax(stacked, 0, true);
     return arange(kh * kw, undefined, 1, { backend: x.backend }).reshape([kh * kw, 1, 1, 1, 1]).eq(best);
   });
-  return where(first, stacked, 0).sum(0);
+  const out = where(first, stacked, 0).sum(0);
+  // With dilation, a window can fall entirely on padding: torch's -infinity there.
+  const rowHit = Array.from({ length: OH }, (_, o) => Array.from({ length: kh }, (_, i) => o * sh - ph + i * dh).some((r) => r >= 0 && r < H));
+  const colHit = Array.from({ length: OW }, (_, o) => Array.from({ length: kw }, (_, j) => o * sw - pw + j * dw).some((c) => c >= 0 && c < W));
+  if (rowHit.every(Boolean) && colHit.every(Boolean)) return out;
+  const hit = Float32Array.from({ length: OH * OW }, (_, k) => (rowHit[Math.floor(k / OW)]! && colHit[k % OW]! ? 1 : 0));
+  return where(wrap(x.backend.upload(hit), [OH, OW]), out, -Infinity);
 }
 
 export type InterpolateMode = 'nearest' | 'bilinear';
