@@ -223,7 +223,9 @@ function forward(entry: OpEntry, backend: Backend, inputs: readonly Storage[], c
 /** Host values of a storage: the backend's own array when it exposes one, else a readback. */
 function hostValues(backend: Backend, s: Storage, readback: boolean): HostArray {
   const data = (s as { data?: unknown }).data;
-  if (!readback && (data instanceof Float32Array || data instanceof Float64Array) && data.length === s.size) return data;
+  if (!readback && (data instanceof Float32Array || data instanceof Float64Array) && data.length >= s.size) {
+    return data.length === s.size ? data : data.subarray(0, s.size); // a pooled buffer may be longer
+  }
   return backend.read(s);
 }
 

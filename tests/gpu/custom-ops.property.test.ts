@@ -81,5 +81,5 @@ describe.each(MODES)('custom ops on gpu.js %s against the reference', (mode) => 
       }),
       RUNS,
     );
-  });
+  }, 240_000); // ~25 kernels compiled per shape: 17 s a run on the software GL drivers
 });
