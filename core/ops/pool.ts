@@ -2,17 +2,14 @@
  * Spatial resampling on [N, C, H, W]: nearest upsampling, interpolate (nearest, bilinear),
  * average and max pooling.
  */
-import { attach, noGrad } from '../autograd.ts';
+import { attach } from '../autograd.ts';
 import type { Pool2dGeometry } from '../backend.ts';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { where } from './binary.ts';
-import { concat, pad } from './concat.ts';
 import { type Pair, pair } from './conv.ts';
-import { arange } from './creation.ts';
-import { argmax } from './reduce.ts';
+import { type HostKernelArgs, backendFamily, defineOp } from './custom.ts';
 import { dense, wrap } from './util.ts';
-import { slice } from './views.ts';
 
 function nchw(op: string, x: Tensor): [number, number, number, number] {
   if (x.ndim !== 4) throw new ShapeError(`${op}: input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
@@ -66,7 +63,7 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
-/** The lowest finite float32: the padding value (an infinite fill would be NaN-prone on GL). */
+/** The lowest finite float32: what a gpu.js kernel returns for a window on padding alone (then made -Infinity). */
 const LOWEST = -3.4028234663852886e38;
 
 /** torch's pooling output size for one axis, with ceil_mode's rule that a window starts inside the input or left padding. */
@@ -77,47 +74,159 @@ function poolOutSize(size: number, k: number, s: number, p: number, d: number, c
   return out;
 }
 
+/** A max-pooling geometry over `planes` = N * C planes of H x W. */
+interface MaxPoolGeometry {
+  planes: number; H: number; W: number; OH: number; OW: number;
+  KH: number; KW: number; SH: number; SW: number; PH: number; PW: number; DH: number; DW: number;
+}
+
+/**
+ * Calls visit(plane, outputIndex, inputIndex) with each output's chosen input element: the
+ * first maximum of its window in row-major order, a NaN taking over (torch's CPU rule), or
+ * the first tap inside the input when every value is -Infinity; -1 for a window on padding alone.
+ */
+function forEachWindowMax(x: ArrayLike<number>, g: MaxPoolGeometry, visit: (o: number, at: number) => void): void {
+  for (let p = 0; p < g.planes; p++) {
+    for (let oh = 0; oh < g.OH; oh++) {
+      for (let ow = 0; ow < g.OW; ow++) {
+        let best = -Infinity;
+        let at = -1;
+        for (let a = 0; a < g.KH; a++) {
+          const ih = oh * g.SH - g.PH + a * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          for (let b = 0; b < g.KW; b++) {
+            const iw = ow * g.SW - g.PW + b * g.DW;
+            if (iw < 0 || iw >= g.W) continue;
+            const k = (p * g.H + ih) * g.W + iw;
+            const v = x[k]!;
+            if (at < 0 || v > best || Number.isNaN(v)) {
+              at = k;
+              best = v;
+            }
+          }
+        }
+        visit((p * g.OH + oh) * g.OW + ow, at);
+      }
+    }
+  }
+}
+
+/** The window of output (oh, ow) in plane p: its first maximum's value (best) and position (bh, bw). */
+const GPU_WINDOW_MAX = `
+let best = 0;
+let found = 0;
+let bh = -1;
+let bw = -1;
+for (let a = 0; a < this.constants.KH; a++) {
+  let ih = oh * this.constants.SH - this.constants.PH + a * this.constants.DH;
+  if (ih >= 0 && ih < this.constants.H) {
+    for (let b = 0; b < this.constants.KW; b++) {
+      let iw = ow * this.constants.SW - this.constants.PW + b * this.constants.DW;
+      if (iw >= 0 && iw < this.constants.W) {
+        let v = x[(p * this.constants.H + ih) * this.constants.W + iw];
+        if (found == 0 || v > best) { best = v; found = 1; bh = ih; bw = iw; }
+      }
+    }
+  }
+}`;
+
+const gpuConstants = (g: MaxPoolGeometry) => ({ ...g });
+/** Float-exact q = floor(i / d) and r = i - q d for the flat indices gpu.js holds in floats. */
+const gpuDigits = (i: string, d: string, q: string, r: string) =>
+  `let ${q} = Math.floor((${i} + 0.5) / ${d});\nlet ${r} = ${i} - ${q} * ${d};`;
+
+const maxPoolOp = defineOp<MaxPoolGeometry>({
+  name: 'maxPool2d',
+  arity: 1,
+  outputShape: ([s], g) => [...s!.slice(0, 2), g.OH, g.OW],
+  kernels: {
+    reference: maxPoolHost,
+    native: maxPoolHost,
+    gpujs: ({ attrs }) => ({
+      source: `function (x) {
+        ${gpuDigits('this.thread.x', 'this.constants.OW', 'q1', 'ow')}
+        ${gpuDigits('q1', 'this.constants.OH', 'p', 'oh')}
+        ${GPU_WINDOW_MAX}
+        if (found == 0) { return ${LOWEST}; }
+        return best;
+      }`,
+      constants: gpuConstants(attrs),
+    }),
+  },
+  grad: (gy, { inputs: [x], attrs }) => [maxPoolGradOp([x!, gy], attrs)],
+});
+
+function maxPoolHost({ inputs: [x], out, attrs }: HostKernelArgs<MaxPoolGeometry>): void {
+  forEachWindowMax(x!, attrs, (o, at) => (out[o] = at < 0 ? -Infinity : x![at]!));
+}
+
+/** d maxPool2d / dx: each output's gradient goes to its window's first maximum. Inputs: x, gy. */
+const maxPoolGradOp = defineOp<MaxPoolGeometry>({
+  name: 'maxPool2dGrad',
+  arity: 2,
+  nonDifferentiable: true,
+  kernels: {
+    reference: maxPoolGradHost,
+    native: maxPoolGradHost,
+    // Gather-style: each input pixel visits the windows that contain it and takes their
+    // gradient where it is that window's first maximum (recomputed: no index buffer).
+    gpujs: ({ attrs }) => ({
+      source: `function (x, g) {
+        ${gpuDigits('this.thread.x', 'this.constants.W', 'q1', 'ix')}
+        ${gpuDigits('q1', 'this.constants.H', 'p', 'iy')}
+        let acc = 0;
+        for (let c = 0; c < this.constants.KH; c++) {
+          let th = iy + this.constants.PH - c * this.constants.DH;
+          let oh = Math.floor((th + 0.5) / this.constants.SH);
+          if (th >= 0 && oh * this.constants.SH == th && oh < this.constants.OH) {
+            for (let d = 0; d < this.constants.KW; d++) {
+              let tw = ix + this.constants.PW - d * this.constants.DW;
+              let ow = Math.floor((tw + 0.5) / this.constants.SW);
+              if (tw >= 0 && ow * this.constants.SW == tw && ow < this.constants.OW) {
+                ${GPU_WINDOW_MAX}
+                if (bh == iy && bw == ix) { acc = acc + g[(p * this.constants.OH + oh) * this.constants.OW + ow]; }
+              }
+            }
+          }
+        }
+        return acc;
+      }`,
+      constants: gpuConstants(attrs),
+    }),
+  },
+});
+
+function maxPoolGradHost({ inputs: [x, gy], out, attrs }: HostKernelArgs<MaxPoolGeometry>): void {
+  forEachWindowMax(x!, attrs, (o, at) => {
+    if (at >= 0) out[at]! += gy![o]!;
+  });
+}
+
 /**
  * Max pooling (torch.nn.functional.max_pool2d): the window maxima; the gradient goes to the
- * first maximum of each window in row-major order, as in torch. Composed from strided views
- * of the padded input (one per kernel position), so every backend runs it with its own
- * kernels. Padding is the lowest finite float32: a window holding only -Infinity values
- * and padding gives that instead of -Infinity (a window of padding alone gives -Infinity).
+ * first maximum of each window in row-major order, as in torch. Its kernels are on the
+ * custom-op registry (host: reference and native; gpu.js: forward, and a gather-style
+ * gradient that recomputes each window's maximum). A window on padding alone (possible with
+ * dilation) gives -Infinity, as torch. On gpu.js a NaN inside a window is not propagated.
  */
 export function maxPool2d(x: Tensor, kernel: Pair, options: MaxPool2dOptions = {}): Tensor {
   const [N, C, H, W] = nchw('maxPool2d', x);
-  const [kh, kw] = pair('maxPool2d', 'kernel', kernel, 1);
-  const [sh, sw] = pair('maxPool2d', 'stride', options.stride ?? kernel, 1);
-  const [ph, pw] = pair('maxPool2d', 'padding', options.padding ?? 0, 0);
-  const [dh, dw] = pair('maxPool2d', 'dilation', options.dilation ?? 1, 1);
-  if (ph > (dh * (kh - 1) + 1) / 2 || pw > (dw * (kw - 1) + 1) / 2) {
-    throw new ArgumentError(`maxPool2d: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw} (dilation ${dh}x${dw})`);
+  const [KH, KW] = pair('maxPool2d', 'kernel', kernel, 1);
+  const [SH, SW] = pair('maxPool2d', 'stride', options.stride ?? kernel, 1);
+  const [PH, PW] = pair('maxPool2d', 'padding', options.padding ?? 0, 0);
+  const [DH, DW] = pair('maxPool2d', 'dilation', options.dilation ?? 1, 1);
+  if (PH > (DH * (KH - 1) + 1) / 2 || PW > (DW * (KW - 1) + 1) / 2) {
+    throw new ArgumentError(`maxPool2d: padding ${PH}x${PW} must be at most half the kernel ${KH}x${KW} (dilation ${DH}x${DW})`);
   }
   const ceil = options.ceilMode ?? false;
-  const OH = poolOutSize(H, kh, sh, ph, dh, ceil);
-  const OW = poolOutSize(W, kw, sw, pw, dw, ceil);
-  if (OH < 1 || OW < 1) throw new ShapeError(`maxPool2d: kernel ${kh}x${kw} (dilation ${dh}x${dw}) does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
-  // ceil mode's last window may reach past the right padding: pad that far too.
-  const extraH = Math.max(0, (OH - 1) * sh + dh * (kh - 1) + 1 - (H + 2 * ph));
-  const extraW = Math.max(0, (OW - 1) * sw + dw * (kw - 1) + 1 - (W + 2 * pw));
-  const padded = ph || pw || extraH || extraW ? pad(x, [pw, pw + extraW, ph, ph + extraH], LOWEST) : x;
-  const windows: Tensor[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const rows = slice(padded, 2, i * dh, i * dh + (OH - 1) * sh + 1, sh);
-      windows.push(slice(rows, 3, j * dw, j * dw + (OW - 1) * sw + 1, sw).reshape([1, N, C, OH, OW]));
-    }
-  }
-  const stacked = windows.length === 1 ? windows[0]! : concat(windows, 0);
-  // Keep the first maximum of each window: the tape then routes the gradient to it alone.
-  const first = noGrad(() => {
-    const best = argmax(stacked, 0, true);
-    return arange(kh * kw, undefined, 1, { backend: x.backend }).reshape([kh * kw, 1, 1, 1, 1]).eq(best);
-  });
-  const out = where(first, stacked, 0).sum(0);
-  // With dilation, a window can fall entirely on padding: torch's -infinity there.
-  const rowHit = Array.from({ length: OH }, (_, o) => Array.from({ length: kh }, (_, i) => o * sh - ph + i * dh).some((r) => r >= 0 && r < H));
-  const colHit = Array.from({ length: OW }, (_, o) => Array.from({ length: kw }, (_, j) => o * sw - pw + j * dw).some((c) => c >= 0 && c < W));
+  const OH = poolOutSize(H, KH, SH, PH, DH, ceil);
+  const OW = poolOutSize(W, KW, SW, PW, DW, ceil);
+  if (OH < 1 || OW < 1) throw new ShapeError(`maxPool2d: kernel ${KH}x${KW} (dilation ${DH}x${DW}) does not fit input ${fmtShape(x.shape)} with padding ${PH}x${PW}`);
+  const out = maxPoolOp([x], { planes: N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW });
+  if (backendFamily(out.backend) !== 'gpujs') return out;
+  // gpu.js kernels cannot write -Infinity: mark the windows on padding alone (rows x columns).
+  const rowHit = Array.from({ length: OH }, (_, o) => Array.from({ length: KH }, (_, i) => o * SH - PH + i * DH).some((r) => r >= 0 && r < H));
+  const colHit = Array.from({ length: OW }, (_, o) => Array.from({ length: KW }, (_, j) => o * SW - PW + j * DW).some((c) => c >= 0 && c < W));
   if (rowHit.every(Boolean) && colHit.every(Boolean)) return out;
   const hit = Float32Array.from({ length: OH * OW }, (_, k) => (rowHit[Math.floor(k / OW)]! && colHit[k % OW]! ? 1 : 0));
   return where(wrap(x.backend.upload(hit), [OH, OW]), out, -Infinity);

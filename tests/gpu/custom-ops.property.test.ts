@@ -36,6 +36,25 @@ describe.each(MODES)('custom ops on gpu.js %s against the reference', (mode) => 
     );
   });
 
+  it('maxPool2d kernels (ties, dilation, ceil mode, windows on padding alone) and the first-maximum gradient', () => {
+    const geometry = fc.record({
+      h: fc.integer({ min: 1, max: 6 }), w: fc.integer({ min: 1, max: 6 }), k: fc.integer({ min: 1, max: 3 }),
+      s: fc.integer({ min: 1, max: 3 }), p: fc.integer({ min: 0, max: 1 }), d: fc.integer({ min: 1, max: 2 }), ceil: fc.boolean(),
+    }).filter((g) => g.p <= (g.d * (g.k - 1) + 1) / 2 && g.h + 2 * g.p >= g.d * (g.k - 1) + 1 && g.w + 2 * g.p >= g.d * (g.k - 1) + 1);
+    fc.assert(
+      fc.property(geometry, seedArb, (g, seed) => {
+        compareWithReference(backend, () => {
+          // Small integers: many ties inside a window, where the gradient must pick the first.
+          const x = T.randint(-2, 3, [2, 2, g.h, g.w], { seed }).requiresGrad_();
+          const y = T.maxPool2d(x, g.k, { stride: g.s, padding: g.p, dilation: g.d, ceilMode: g.ceil });
+          y.maskedFill(y.eq(-Infinity), 0).mul(randn(y.shape, { seed: seed + 1 })).sum().backward();
+          return [y, x.grad];
+        }, { reduction: g.k * g.k }, `maxPool2d ${JSON.stringify(g)}`);
+      }),
+      RUNS,
+    );
+  });
+
   it('composed ops: maxPool2d, interpolate, convTranspose2d, batchNorm, gather, indexSelect, maskedFill, tril, logsumexp, argmax, std', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 5 }), fc.integer({ min: 2, max: 5 }), seedArb, (h, w, seed) => {
