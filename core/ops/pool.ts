@@ -81,7 +81,7 @@ interface MaxPoolGeometry {
 }
 
 /**
- * Calls visit(plane, outputIndex, inputIndex) with each output's chosen input element: the
+ * Calls visit(outputIndex, inputIndex) with each output's chosen input element: the
  * first maximum of its window in row-major order, a NaN taking over (torch's CPU rule), or
  * the first tap inside the input when every value is -Infinity; -1 for a window on padding alone.
  */
@@ -130,7 +130,6 @@ for (let a = 0; a < this.constants.KH; a++) {
   }
 }`;
 
-const gpuConstants = (g: MaxPoolGeometry) => ({ ...g });
 /** Float-exact q = floor(i / d) and r = i - q d for the flat indices gpu.js holds in floats. */
 const gpuDigits = (i: string, d: string, q: string, r: string) =>
   `let ${q} = Math.floor((${i} + 0.5) / ${d});\nlet ${r} = ${i} - ${q} * ${d};`;
@@ -150,7 +149,7 @@ const maxPoolOp = defineOp<MaxPoolGeometry>({
         if (found == 0) { return ${LOWEST}; }
         return best;
       }`,
-      constants: gpuConstants(attrs),
+      constants: { ...attrs },
     }),
   },
   grad: (gy, { inputs: [x], attrs }) => [maxPoolGradOp([x!, gy], attrs)],
@@ -191,7 +190,7 @@ const maxPoolGradOp = defineOp<MaxPoolGeometry>({
         }
         return acc;
       }`,
-      constants: gpuConstants(attrs),
+      constants: { ...attrs },
     }),
   },
 });
