@@ -15,7 +15,6 @@ export { Generator, defaultGenerator, manualSeed, type GeneratorState, type Rand
 export { TensorError, ShapeError, ArgumentError, DtypeError } from './errors.ts';
 export { broadcastShapes, sizeOf, contiguousStrides, type Shape } from './shape.ts';
 export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismatch } from './gradcheck.ts';
-export { erf } from './math.ts';
 export * from './nn/index.ts';
 export * from './optim/index.ts';
 export * from './io/index.ts';

@@ -4,6 +4,7 @@
  * kernel language and are tested against these.
  */
 import type { BinaryOp, UnaryOp } from './backend.ts';
+import { ArgumentError } from './errors.ts';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -14,6 +15,7 @@ const GELU_TANH_C = 0.044715;
  * Every term is positive, so there is no cancellation; past |x| = 6 erf is 1 in float64.
  */
 export function erf(x: number): number {
+  if (typeof x !== 'number') throw new ArgumentError(`erf: the scalar erf takes a number, got ${typeof x} (for a tensor use erf(tensor) from the core index)`);
   if (Number.isNaN(x)) return NaN;
   const ax = Math.abs(x);
   if (ax >= 6) return Math.sign(x);

@@ -255,6 +255,7 @@ export class Tensor {
   cos(): Tensor { return ops.cos(this); }
   square(): Tensor { return ops.square(this); }
   sign(): Tensor { return ops.sign(this); }
+  erf(): Tensor { return ops.erf(this); }
   add(other: TensorOrScalar): Tensor { return ops.add(this, other); }
   sub(other: TensorOrScalar): Tensor { return ops.sub(this, other); }
   mul(other: TensorOrScalar): Tensor { return ops.mul(this, other); }
@@ -276,6 +277,18 @@ export class Tensor {
   max(axes?: number | readonly number[], keepdim = false): Tensor { return ops.max(this, axes, keepdim); }
   min(axes?: number | readonly number[], keepdim = false): Tensor { return ops.min(this, axes, keepdim); }
   var(axes?: number | readonly number[], options?: ops.VarOptions): Tensor { return ops.variance(this, axes, options); }
+  std(axes?: number | readonly number[], options?: ops.VarOptions): Tensor { return ops.std(this, axes, options); }
+  logsumexp(axes?: number | readonly number[], keepdim = false): Tensor { return ops.logsumexp(this, axes, keepdim); }
+  argmax(axis?: number, keepdim = false): Tensor { return ops.argmax(this, axis, keepdim); }
+  argmin(axis?: number, keepdim = false): Tensor { return ops.argmin(this, axis, keepdim); }
+  cumsum(axis: number): Tensor { return ops.cumsum(this, axis); }
+
+  // ---- indexing and masking --------------------------------------------------------------
+  gather(axis: number, index: Tensor): Tensor { return ops.gather(this, axis, index); }
+  indexSelect(axis: number, index: Tensor): Tensor { return ops.indexSelect(this, axis, index); }
+  maskedFill(mask: Tensor, value: number | Tensor): Tensor { return ops.maskedFill(this, mask, value); }
+  tril(diagonal = 0): Tensor { return ops.tril(this, diagonal); }
+  triu(diagonal = 0): Tensor { return ops.triu(this, diagonal); }
 
   // ---- linear algebra and friends --------------------------------------------------------
   matmul(other: Tensor): Tensor { return ops.matmul(this, other); }

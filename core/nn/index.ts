@@ -8,6 +8,7 @@ export { MetaBackend, metaBackend, isMetaBackend, shapeOnly } from './meta.ts';
 export { Linear, type LinearOptions } from './layers/linear.ts';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv2d.ts';
 export { GroupNorm, LayerNorm, type GroupNormOptions, type LayerNormOptions } from './layers/norm.ts';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions as BatchNormLayerOptions } from './layers/batchnorm.ts';
 export { Embedding } from './layers/embedding.ts';
 export { SiLU, GELU, ReLU, Identity, Dropout } from './layers/activation.ts';
 export { Sequential, ModuleList } from './layers/containers.ts';

@@ -5,7 +5,7 @@ import { ArgumentError, DtypeError, fmtShape } from '../errors.ts';
 import { type RandomOptions, pickGenerator } from '../random.ts';
 import { type Shape, checkShape, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { wrap } from './util.ts';
+import { checkFinite, wrap } from './util.ts';
 
 export interface CreateOptions {
   backend?: Backend;
@@ -97,6 +97,30 @@ export function arange(start: number, end?: number, step = 1, opts?: CreateOptio
   if (step === 0) throw new ArgumentError('arange: step must not be 0');
   const n = Math.max(0, Math.ceil((end - start) / step));
   return make(Array.from({ length: n }, (_, i) => start + i * step), [n], opts);
+}
+
+/**
+ * `steps` values evenly spaced from start to end, both included (torch.linspace). Like torch,
+ * the first half steps up from start and the second half down from end, so both ends are exact.
+ */
+export function linspace(start: number, end: number, steps: number, opts?: CreateOptions): Tensor {
+  checkFinite('linspace', 'start', start);
+  checkFinite('linspace', 'end', end);
+  if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be an integer >= 0, got ${steps}`);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  const half = Math.floor(steps / 2);
+  if (steps === 1) return make([start], [1], opts);
+  return make(Array.from({ length: steps }, (_, i) => (i < half ? start + i * step : end - (steps - 1 - i) * step)), [steps], opts);
+}
+
+/** An n x m matrix with ones on the diagonal (torch.eye; m defaults to n). */
+export function eye(n: number, m: number = n, opts?: CreateOptions): Tensor {
+  for (const [k, v] of [['n', n], ['m', m]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new ArgumentError(`eye: ${k} must be an integer >= 0, got ${v}`);
+  }
+  const values = new Float32Array(n * m);
+  for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
+  return make(values, [n, m], opts);
 }
 
 export type RandOptions = CreateOptions & RandomOptions;

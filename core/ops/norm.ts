@@ -1,9 +1,9 @@
 /**
- * group_norm and layer_norm share one fused kernel: standardise rows of a [rows, cols]
- * block (biased variance, like torch), with a hand-written gradient. The affine scale and
- * shift are ordinary broadcast ops on top.
+ * group_norm, layer_norm and batch_norm (training) share one fused kernel: standardise rows
+ * of a [rows, cols] block (biased variance, like torch), with a hand-written gradient. The
+ * affine scale and shift are ordinary broadcast ops on top.
  */
-import { attach } from '../autograd.ts';
+import { attach, noGrad } from '../autograd.ts';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.ts';
 import { sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
@@ -61,4 +61,56 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const cols = sizeOf(normalizedShape);
   const y = standardizeRows(x, x.size / Math.max(cols, 1), cols, eps);
   return affine(y, weight, bias, [...normalizedShape]);
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  /** Normalise with the batch's statistics and update the running ones (default false: use the running ones). */
+  training?: boolean;
+  /** Weight of the new batch in the running averages (default 0.1, torch's). */
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation of x [N, C, *] per channel (torch.nn.functional.batch_norm). Training:
+ * the batch's mean and biased variance normalise x, and runningMean / runningVar (when given)
+ * become (1 - momentum) running + momentum batch, the variance unbiased, as in torch (updated
+ * in place with setData). Eval: the running statistics normalise x.
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  const { weight, bias, training = false, momentum = 0.1, eps = 1e-5 } = options;
+  backendOf('batchNorm', x, runningMean, runningVar, weight, bias);
+  checkEps('batchNorm', eps);
+  if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1) throw new ArgumentError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
+  if (x.ndim < 2) throw new ShapeError(`batchNorm: input must be [N, C, ...], got ${fmtShape(x.shape)}`);
+  const C = x.shape[1]!;
+  for (const [name, p] of [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]] as const) {
+    if (p && (p.ndim !== 1 || p.shape[0] !== C)) throw new ShapeError(`batchNorm: ${name} must have shape [${C}], got ${fmtShape(p.shape)}`);
+  }
+  if ((runningMean === null) !== (runningVar === null)) throw new ArgumentError('batchNorm: give both runningMean and runningVar, or neither');
+  const paramShape = [1, C, ...x.shape.slice(2).map(() => 1)];
+  const count = x.size / Math.max(C, 1);
+  let y: Tensor;
+  if (training) {
+    if (count <= 1) throw new ArgumentError(`batchNorm: training needs more than 1 value per channel, got input ${fmtShape(x.shape)}`);
+    // Channels first: each channel's N * H * W values become one row of the fused kernel.
+    const rows = x.transpose(0, 1).contiguous();
+    const moved = rows.shape;
+    y = standardizeRows(rows.reshape([C, count]), C, count, eps).reshape(moved).transpose(0, 1);
+    if (runningMean && runningVar) {
+      noGrad(() => {
+        const flat = rows.reshape([C, count]);
+        const mean = flat.mean(1);
+        const unbiased = flat.var(1, { correction: 1 });
+        runningMean.setData(runningMean.mul(1 - momentum).add(mean.mul(momentum)));
+        runningVar.setData(runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
+      });
+    }
+  } else {
+    if (!runningMean || !runningVar) throw new ArgumentError('batchNorm: eval mode (training: false) needs runningMean and runningVar');
+    y = x.sub(runningMean.reshape(paramShape)).mul(runningVar.add(eps).rsqrt().reshape(paramShape));
+  }
+  return affine(y, weight, bias, paramShape);
 }

@@ -214,6 +214,15 @@ export class GpuJsBackend implements Backend {
     return this.wrap(spec.output, this.exec.run({ ...spec, argSizes }, kargs));
   }
 
+  /**
+   * Runs a kernel that is not one of the Backend interface's: a custom op's gpu.js kernel
+   * (core/ops/custom.ts). args are storages of this backend and numbers, in the order of the
+   * source's parameters; the spec's name must identify its source (the cache key).
+   */
+  runKernelSpec(spec: KernelSpec, args: readonly (Storage | number)[]): Storage {
+    return this.run(spec, args);
+  }
+
   // ---- memory --------------------------------------------------------------------------
   upload(values: ArrayLike<number>): Storage {
     this.checkAlive();
