@@ -16,3 +16,4 @@ export * from './optim/index.ts';
 export * from './io/index.ts';
 export * from './plugins/index.ts';
 export * from './telemetry/index.ts';
+export * from './train/index.ts';

@@ -33,13 +33,16 @@ abstract class AdamBase extends Optimizer<AdamHyperParams> {
 
   protected checkHyper(g: AdamHyperParams): void {
     const name = this.constructor.name;
-    if (!(g.lr >= 0)) throw new ArgumentError(`${name}: lr must be >= 0, got ${g.lr}`);
-    if (!(g.eps >= 0)) throw new ArgumentError(`${name}: eps must be >= 0, got ${g.eps}`);
+    // `>= 0` alone lets Infinity through (lr: Infinity turns every weight into NaN in one step).
+    const ok = (x: number) => Number.isFinite(x) && x >= 0;
+    if (!ok(g.lr)) throw new ArgumentError(`${name}: lr must be a finite number >= 0, got ${g.lr}`);
+    if (!ok(g.eps)) throw new ArgumentError(`${name}: eps must be a finite number >= 0, got ${g.eps}`);
     for (const b of [g.beta1, g.beta2]) if (!(b >= 0 && b < 1)) throw new ArgumentError(`${name}: betas must be in [0, 1), got ${g.beta1}, ${g.beta2}`);
-    if (!(g.weightDecay >= 0)) throw new ArgumentError(`${name}: weightDecay must be >= 0, got ${g.weightDecay}`);
+    if (!ok(g.weightDecay)) throw new ArgumentError(`${name}: weightDecay must be a finite number >= 0, got ${g.weightDecay}`);
   }
 
   step(): void {
+    this.checkAllHyper();
     for (const g of this.paramGroups) {
       for (const p of g.params) {
         if (!p.grad) continue;

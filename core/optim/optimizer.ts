@@ -32,6 +32,12 @@ export interface OptimizerStateDict {
 
 export class OptimizerError extends TensorError {}
 
+/** An LR schedule's saved state: the steps taken and each group's base lr. */
+export interface LrScheduleState {
+  lastStep: number;
+  baseLrs: number[];
+}
+
 export abstract class Optimizer<H extends Hyper> {
   readonly paramGroups: ParamGroup<H>[];
   protected readonly state = new Map<Tensor, ParamState>();
@@ -58,6 +64,22 @@ export abstract class Optimizer<H extends Hyper> {
 
   /** Validates a group's hyper-parameters (each optimiser names its own rules). */
   protected abstract checkHyper(group: H): void;
+  /**
+   * Validates every group again: step() calls it, because hyper-parameters change after
+   * construction (an LR schedule, a user assigning `group.lr`, a loaded state dict).
+   */
+  protected checkAllHyper(): void {
+    this.paramGroups.forEach((g, gi) => {
+      try {
+        this.checkHyper(g);
+      } catch (e) {
+        if (e instanceof ArgumentError && this.paramGroups.length > 1) throw new ArgumentError(`${e.message} (parameter group ${gi})`);
+        throw e;
+      }
+    });
+  }
+  /** The LR schedule driving this optimiser (set by LRScheduler): saved and restored with it. */
+  lrScheduler: { stateDict(): LrScheduleState; loadStateDict(sd: LrScheduleState): void } | null = null;
   /** Applies one update to every parameter that has a gradient. */
   abstract step(): void;
 

@@ -4,7 +4,7 @@
  * cosine (both with warmup, decaying to 0 at totalSteps).
  */
 import { ArgumentError } from '../errors.ts';
-import type { Hyper, Optimizer } from './optimizer.ts';
+import type { Hyper, LrScheduleState, Optimizer } from './optimizer.ts';
 
 export type LrLambda = (step: number) => number;
 export type ScheduleName = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
@@ -63,9 +63,11 @@ export class LRScheduler {
     this.lambda = typeof lambda === 'function' ? lambda : lrLambda(lambda, options);
     this.baseLrs = optimizer.paramGroups.map((g) => g['lr'] as number);
     this.apply();
+    optimizer.lrScheduler = this;
   }
   private apply(): void {
     const f = this.lambda(this.lastStep);
+    if (!Number.isFinite(f)) throw new ArgumentError(`LRScheduler: the schedule gave a non-finite lr multiplier (${f}) at step ${this.lastStep}`);
     this.optimizer.paramGroups.forEach((g, i) => { (g as Record<string, unknown>)['lr'] = this.baseLrs[i]! * f; });
   }
   step(): void {
@@ -78,10 +80,13 @@ export class LRScheduler {
   get lr(): number {
     return this.optimizer.paramGroups[0]!['lr'] as number;
   }
-  stateDict(): { lastStep: number; baseLrs: number[] } {
+  stateDict(): LrScheduleState {
     return { lastStep: this.lastStep, baseLrs: [...this.baseLrs] };
   }
-  loadStateDict(sd: { lastStep: number; baseLrs: number[] }): void {
+  loadStateDict(sd: LrScheduleState): void {
+    if (!sd || !Number.isInteger(sd.lastStep) || sd.lastStep < 0 || !Array.isArray(sd.baseLrs) || !sd.baseLrs.every(Number.isFinite)) {
+      throw new ArgumentError(`LRScheduler.loadStateDict: expected { lastStep: integer >= 0, baseLrs: finite numbers }, got ${JSON.stringify(sd)}`);
+    }
     if (sd.baseLrs.length !== this.baseLrs.length) throw new ArgumentError(`LRScheduler.loadStateDict: ${sd.baseLrs.length} base lrs saved, optimiser has ${this.baseLrs.length} groups`);
     this.lastStep = sd.lastStep;
     this.baseLrs.splice(0, this.baseLrs.length, ...sd.baseLrs);

@@ -20,13 +20,16 @@ export class SGD extends Optimizer<SGDHyperParams> {
   }
 
   protected checkHyper(g: SGDHyperParams): void {
-    if (!(g.lr >= 0)) throw new ArgumentError(`SGD: lr must be >= 0, got ${g.lr}`);
-    if (!(g.momentum >= 0)) throw new ArgumentError(`SGD: momentum must be >= 0, got ${g.momentum}`);
-    if (!(g.weightDecay >= 0)) throw new ArgumentError(`SGD: weightDecay must be >= 0, got ${g.weightDecay}`);
+    const ok = (x: number) => Number.isFinite(x) && x >= 0;
+    if (!ok(g.lr)) throw new ArgumentError(`SGD: lr must be a finite number >= 0, got ${g.lr}`);
+    if (!ok(g.momentum)) throw new ArgumentError(`SGD: momentum must be a finite number >= 0, got ${g.momentum}`);
+    if (!(g.dampening >= 0 && g.dampening <= 1)) throw new ArgumentError(`SGD: dampening must be in [0, 1], got ${g.dampening}`);
+    if (!ok(g.weightDecay)) throw new ArgumentError(`SGD: weightDecay must be a finite number >= 0, got ${g.weightDecay}`);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new ArgumentError('SGD: nesterov needs momentum > 0 and dampening 0');
   }
 
   step(): void {
+    this.checkAllHyper();
     noGrad(() => {
       for (const g of this.paramGroups) {
         for (const p of g.params) {

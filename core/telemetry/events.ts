@@ -52,7 +52,8 @@ export interface CheckpointEvent extends EventBase {
   path: string;
 }
 
-export type WarningKind = 'nonfinite_loss' | 'exploding_grad_norm' | 'nonfinite_grad_norm' | 'other';
+/** `skipped_step`: the trainer's NaN/Inf guard skipped an optimiser update. */
+export type WarningKind = 'nonfinite_loss' | 'exploding_grad_norm' | 'nonfinite_grad_norm' | 'skipped_step' | 'other';
 
 export interface WarningEvent extends EventBase {
   type: 'warning';
