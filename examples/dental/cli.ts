@@ -4,7 +4,10 @@
  *   blend-preview  a grid of lighting | segmentation | each blend
  *   preview        a grid of every map of some generated samples
  *   check          open a dataset folder with the loader and report what it found
- *   train, sample  not available yet (the model half of the recipe is another issue)
+ *   pretrain       stage 1: the base (VAE, text encoder + UNet, ctrLoRA base ControlNet)
+ *   train          stage 2: a ctrLoRA adapter for a new condition on the frozen base
+ *   sample         images from the base and one or several adapters
+ *   (no command)   the main job: data if missing, the shipped base, the adapter, samples
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -15,6 +18,7 @@ import { blenderByName, blenderContainer, registeredBlenders } from '../../plugi
 import { DentalDataset } from './dataset.ts';
 import { generateDataset } from './generate.ts';
 import { blendPreviewPng, sampleGridPng } from './preview.ts';
+import { addRecipeCommands, mainJob } from './recipe/commands.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -61,7 +65,7 @@ async function writePngFile(path: string, png: Buffer): Promise<void> {
 
 const program = new Command()
   .name('npm run dental --')
-  .description('The ctrLoRA dental example: procedural dental data, condition blends, and (later) training and sampling.')
+  .description('The ctrLoRA dental example: procedural dental data, condition blends, pretraining of a base, adapter training and sampling.')
   .showHelpAfterError('(add --help for the options)');
 
 program
@@ -154,18 +158,17 @@ program
     console.log(`first: ${first.name}: "${first.prompt}"`);
   });
 
-for (const name of ['train', 'sample']) {
-  program
-    .command(name)
-    .description(`${name === 'train' ? 'Train the ctrLoRA adapter on a dental dataset' : 'Sample images from a trained adapter'} (not available yet)`)
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      console.error(`dental ${name}: not available yet. The model half of the recipe (VAE, UNet, ControlNet, LoRA, sampler) is still being built; ` +
-        'what works today is `generate`, `blend-preview`, `preview` and `check`.');
-      process.exitCode = 2;
+addRecipeCommands(program);
+
+program
+  .command('main', { isDefault: true })
+  .description('The main job, what `npm run dental` runs: the dataset (generated if missing), the shipped base, the blended adapter (5,000 steps), samples on validation images; prints where the outputs are.')
+  .action(async () => {
+    await mainJob(async () => {
+      const r = await generateDataset({ outDir: 'runs/dental-data', count: 2000, seed: 0, width: 128, height: 128, blender: 'mask-composite', blenderOptions: {}, workers: Math.min(2, availableParallelism()) });
+      console.log(`wrote ${r.records.length} samples to runs/dental-data in ${r.seconds.toFixed(1)} s`);
     });
-}
+  });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`dental: ${e instanceof Error ? e.message : String(e)}`);

@@ -37,6 +37,8 @@ export interface DentalSample {
   condition: Image;
   lighting?: Image;
   segmentation?: Image;
+  /** The extra maps asked for with the `maps` option (generator output), values in [0, 1]. */
+  maps?: Record<string, Image>;
   flipped: boolean;
 }
 
@@ -63,6 +65,11 @@ export interface DentalDatasetOptions {
   /** Makes the condition from lighting + segmentation in the folders layout (required there). */
   blender?: ConditionBlender;
   blenderOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * Further map folders of generator output to load with each sample (e.g. `['depth', 'normal',
+   * 'edges']`), matched to the target by file name: a missing folder or file is a missing pair.
+   */
+  maps?: readonly string[];
 }
 
 export class DentalDataError extends Error {
@@ -81,6 +88,7 @@ interface Entry {
   source?: string;
   lighting?: string;
   segmentation?: string;
+  maps?: Record<string, string>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -132,7 +140,7 @@ export class DentalDataset implements Dataset<DentalSample> {
     private readonly entries: Entry[],
     /** Files skipped at open (with `skipInvalid`), each with its reason. */
     readonly skipped: ReadonlyArray<{ file: string; reason: string }>,
-    private readonly o: Required<Omit<DentalDatasetOptions, 'blender' | 'blenderOptions' | 'warn'>> & Pick<DentalDatasetOptions, 'blender' | 'blenderOptions'>,
+    private readonly o: Required<Omit<DentalDatasetOptions, 'blender' | 'blenderOptions' | 'warn' | 'maps'>> & Pick<DentalDatasetOptions, 'blender' | 'blenderOptions' | 'maps'>,
   ) {}
 
   get length(): number {
@@ -153,6 +161,7 @@ export class DentalDataset implements Dataset<DentalSample> {
       verify: options.verify ?? 'header',
       blender: options.blender,
       blenderOptions: options.blenderOptions,
+      maps: options.maps,
     };
     const warn = options.warn ?? ((m: string) => console.warn(m));
     for (const k of ['width', 'height'] as const) {
@@ -178,6 +187,20 @@ export class DentalDataset implements Dataset<DentalSample> {
     const hasMaps = (await exists(join(absRoot, 'lighting'))) && (await exists(join(absRoot, 'segmentation')));
     let layout: DentalLayout;
     const candidates: Entry[] = [];
+    const extraNames = [...new Set(o.maps ?? [])];
+    for (const m of extraNames) {
+      if (!/^[a-z][a-z0-9-]*$/.test(m) || ['target', 'source', 'lighting', 'segmentation'].includes(m)) {
+        throw new DentalDataError(`DentalDataset: option maps: "${m}" is not an extra map folder name (e.g. depth, normal, edges)`);
+      }
+    }
+    if (extraNames.length && !(hasPromptJson && hasMaps)) {
+      throw new DentalDataError(`DentalDataset: option maps (${extraNames.join(', ')}) needs generator output (prompt.json with lighting/ and segmentation/) in ${absRoot}`);
+    }
+    const extraFolders = new Map<string, Map<string, string>>();
+    for (const m of extraNames) {
+      if (!(await exists(join(absRoot, m)))) throw new DentalDataError(`DentalDataset: option maps: ${join(absRoot, m)} does not exist (generate writes ${m}/ beside target/)`);
+      extraFolders.set(m, await listImages(join(absRoot, m)));
+    }
     if (hasPromptJson) {
       layout = hasMaps ? 'generated' : 'prompt-json';
       const lighting = hasMaps ? await listImages(join(absRoot, 'lighting')) : null;
@@ -213,6 +236,12 @@ export class DentalDataset implements Dataset<DentalSample> {
             if (!l || !s) throw new DentalDataError(`${where}: missing pair: no ${!l ? 'lighting' : 'segmentation'} map named ${stem}.* for target ${r.target}`);
             entry.lighting = l;
             entry.segmentation = s;
+            if (extraFolders.size) entry.maps = {};
+            for (const [m, files] of extraFolders) {
+              const f = files.get(stem);
+              if (!f) throw new DentalDataError(`${where}: missing pair: no ${m} map named ${stem}.* for target ${r.target}`);
+              entry.maps![m] = f;
+            }
           }
           candidates.push(entry);
         } catch (e) {
@@ -259,7 +288,7 @@ export class DentalDataset implements Dataset<DentalSample> {
     const entries: Entry[] = [];
     for (const e of candidates) {
       try {
-        const files = { target: e.target, source: e.source, lighting: e.lighting, segmentation: e.segmentation };
+        const files = { target: e.target, source: e.source, lighting: e.lighting, segmentation: e.segmentation, ...e.maps };
         let size: { width: number; height: number; file: string } | null = null;
         for (const [role, file] of Object.entries(files)) {
           if (!file) continue;
@@ -346,6 +375,11 @@ export class DentalDataset implements Dataset<DentalSample> {
     let condition: Image;
     if (e.source) condition = await this.load(e.source, false, flip, 'unit');
     else condition = this.o.blender!.blend(lighting!, segmentation!, this.o.blenderOptions);
+    let maps: Record<string, Image> | undefined;
+    if (e.maps) {
+      maps = {};
+      for (const [m, file] of Object.entries(e.maps)) maps[m] = await this.load(file, false, flip, 'unit');
+    }
     const swap = (v: View | null): View | null => (flip && v === 'left' ? 'right' : flip && v === 'right' ? 'left' : v);
     return {
       name: e.name,
@@ -355,6 +389,7 @@ export class DentalDataset implements Dataset<DentalSample> {
       target, condition, flipped: flip,
       ...(lighting ? { lighting } : {}),
       ...(segmentation ? { segmentation } : {}),
+      ...(maps ? { maps } : {}),
     };
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Renders one scene into its aligned maps. One rasterisation gives the G-buffer; everything
- * else is computed per pixel from it, so a pixel is tooth in every map or in none:
+ * else is computed per pixel from it, so a pixel is tooth in every map or in none. Every map is
+ * rendered at `supersample` times the size and box-filtered down with the same sub-pixels, so
+ * edges are anti-aliased alike in all of them and the maps stay pixel-aligned:
  *  - target: enamel-like wrapped diffuse with a dentin-to-translucent-edge tint, Blinn-Phong
  *    specular, pink wet gums, key-light shadows (a shadow map), darker interproximal gaps
  *    (screen-space ambient occlusion from the depth buffer), a dark vignetted background;
@@ -26,9 +28,14 @@ export interface RenderedSample {
   segmentation: Image;
   depth: Image;
   normal: Image;
+  /** The G-buffer and camera of the supersampled frame (`supersample` times the output size). */
   gbuffer: GBuffer;
   camera: Camera;
+  supersample: number;
 }
+
+/** Sub-pixels per output pixel along each axis: 2x2 anti-aliasing (about 2.5x the cost of none). */
+export const DEFAULT_SUPERSAMPLE = 2;
 
 function rgbImage(width: number, height: number): Image & { data: Float32Array } {
   return { width, height, channels: 3, data: new Float32Array(width * height * 3) };
@@ -127,16 +134,60 @@ function valueNoise(x: number, y: number, z: number): number {
 
 interface Surface {
   albedo: Vec3;
+  /** Wrapped diffuse: light reaching past the terminator, the soft look of scattering under the surface. */
   wrap: number;
+  /** A broad specular lobe (sheen)... */
   specular: number;
   shininess: number;
+  /** ...and a tight one (the glint of a wet, polished surface). */
+  gloss: number;
+  glossShininess: number;
+  /** Light passing through thin enamel: back- and side-lit edges glow in the translucency tint. */
+  translucency: number;
 }
 
-/** Renders the scene's maps at width x height. */
-export function renderScene(spec: SceneSpec, width: number, height: number): RenderedSample {
+/** Tint of light that went through enamel with no dentin behind it: cool grey-blue. */
+const TRANSLUCENT_TINT: Vec3 = [0.7, 0.78, 0.9];
+
+/** Mean of each `factor` x `factor` block: the supersampled map resolved to the output size. */
+function boxDownsample(img: Image & { data: Float32Array }, factor: number): Image & { data: Float32Array } {
+  if (factor === 1) return img;
+  const W = img.width / factor, H = img.height / factor, C = img.channels;
+  const out = { width: W, height: H, channels: C, data: new Float32Array(W * H * C) };
+  const inv = 1 / (factor * factor);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < C; c++) {
+        let sum = 0;
+        for (let dy = 0; dy < factor; dy++) {
+          const row = ((y * factor + dy) * img.width + x * factor) * C + c;
+          for (let dx = 0; dx < factor; dx++) sum += img.data[row + dx * C]!;
+        }
+        out.data[(y * W + x) * C + c] = sum * inv;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Renders the scene's maps at width x height, each pixel the mean of supersample x supersample
+ * sub-pixels (1: no anti-aliasing, every pixel one sample of the G-buffer).
+ */
+export function renderScene(spec: SceneSpec, width: number, height: number, supersample = DEFAULT_SUPERSAMPLE): RenderedSample {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 8 || height < 8) {
     throw new RangeError(`renderScene: image size must be integers >= 8, got ${width}x${height}`);
   }
+  if (!Number.isInteger(supersample) || supersample < 1 || supersample > 8) {
+    throw new RangeError(`renderScene: supersample must be an integer in [1, 8], got ${supersample}`);
+  }
+  const hi = renderFrame(spec, width * supersample, height * supersample);
+  const [target, lighting, segmentation, depth, normal] = [hi.target, hi.lighting, hi.segmentation, hi.depth, hi.normal].map((m) => boxDownsample(m, supersample));
+  return { spec, target: target!, lighting: lighting!, segmentation: segmentation!, depth: depth!, normal: normal!, gbuffer: hi.gbuffer, camera: hi.camera, supersample };
+}
+
+/** One sample per pixel: the maps of a width x height frame, straight from its G-buffer. */
+function renderFrame(spec: SceneSpec, width: number, height: number) {
   const mesh = buildJaw(spec);
   const camera = frameCamera(spec, mesh.positions, width, height);
   const g = rasterize(mesh, camera);
@@ -160,7 +211,7 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
     zMin = Math.min(zMin, g.depth[k]!);
     zMax = Math.max(zMax, g.depth[k]!);
   }
-  const neutral: Surface = { albedo: [0.8, 0.8, 0.8], wrap: 0, specular: 0.3, shininess: 40 };
+  const neutral = { albedo: 0.8, specular: 0.3, shininess: 40 };
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const k = y * width + x, o = k * 3, part = g.part[k]!;
@@ -183,7 +234,7 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
         const margin = 0.4 * smoothstep(0.82, 1, t);
         const red = [0.7, 0.22, 0.3];
         const albedo = [0, 1, 2].map((c) => spec.gum[c]! * tone * (1 - margin) + red[c]! * margin) as Vec3;
-        surface = { albedo: [albedo[0] * mottle, albedo[1] * mottle, albedo[2] * mottle], wrap: 0.45, specular: 0.22, shininess: 22 };
+        surface = { albedo: [albedo[0] * mottle, albedo[1] * mottle, albedo[2] * mottle], wrap: 0.45, specular: 0.12, shininess: 18, gloss: 0.3, glossShininess: 110, translucency: 0 };
         seg = GUM_COLOR;
       } else {
         const info = kinds.get(part)!;
@@ -197,7 +248,12 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
           for (let c = 0; c < 3; c++) albedo[c] = albedo[c]! + (tint[c]! - albedo[c]!) * edge;
         }
         const enamelMottle = 1 + (mottle - 1) * 0.5;
-        surface = { albedo: [albedo[0] * enamelMottle, albedo[1] * enamelMottle, albedo[2] * enamelMottle], wrap: 0.3, specular: 0.6, shininess: 70 };
+        // thin enamel (toward the biting edge, more on the front teeth) lets light through
+        const thin = (info.kind === 'incisor' || info.kind === 'canine' ? 0.55 : 0.3) * smoothstep(0.45, 1, t);
+        surface = {
+          albedo: [albedo[0] * enamelMottle, albedo[1] * enamelMottle, albedo[2] * enamelMottle],
+          wrap: 0.35, specular: 0.25, shininess: 30, gloss: 0.85, glossShininess: 160, translucency: thin,
+        };
         seg = toothColor(part);
       }
       const occl = ao[k]!;
@@ -209,13 +265,17 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
         const diffuse = Math.max(0, (ndl + surface.wrap) / (1 + surface.wrap));
         const ndh = Math.max(0, n[0] * l.h[0] + n[1] * l.h[1] + n[2] * l.h[2]);
         const fresnel = 1 + 1.5 * Math.pow(1 - Math.max(0, n[2]), 5);
-        const spec1 = ndl > 0 ? surface.specular * fresnel * Math.pow(ndh, surface.shininess) : 0;
-        for (let c = 0; c < 3; c++) col[c] = col[c]! + l.intensity * l.color[c]! * vis * (surface.albedo[c]! * diffuse + spec1);
+        const spec1 = ndl > 0 ? fresnel * (surface.specular * Math.pow(ndh, surface.shininess) + surface.gloss * Math.pow(ndh, surface.glossShininess)) : 0;
+        // transmitted light: strongest where the light comes from behind the surface we see
+        const through = surface.translucency * Math.max(0, 0.35 - ndl) * (1 - 0.5 * Math.max(0, n[2]));
+        for (let c = 0; c < 3; c++) {
+          col[c] = col[c]! + l.intensity * l.color[c]! * (vis * (surface.albedo[c]! * diffuse + spec1) + Math.sqrt(occl) * through * TRANSLUCENT_TINT[c]!);
+        }
         const nd = Math.max(0, ndl);
         const nspec = ndl > 0 ? neutral.specular * Math.pow(ndh, neutral.shininess) : 0;
-        grey += l.intensity * vis * (neutral.albedo[0] * nd + nspec);
+        grey += l.intensity * vis * (neutral.albedo * nd + nspec);
       }
-      grey += L.ambient * occl * neutral.albedo[0];
+      grey += L.ambient * occl * neutral.albedo;
       const gl = 1 - Math.exp(-1.5 * grey); // linear-ish (no display gamma): keeps the shading's gradations
       const dz = zMax > zMin ? (g.depth[k]! - zMin) / (zMax - zMin) : 1;
       for (let c = 0; c < 3; c++) {
@@ -227,5 +287,5 @@ export function renderScene(spec: SceneSpec, width: number, height: number): Ren
       }
     }
   }
-  return { spec, target, lighting, segmentation, depth, normal, gbuffer: g, camera };
+  return { target, lighting, segmentation, depth, normal, gbuffer: g, camera };
 }

@@ -211,7 +211,7 @@ interface PlacedTooth {
   halfDepth: number;
 }
 
-const GUM_MARGIN = 0.5, PAPILLA = 2.4, RIDGE = -0.6, GUM_SPREAD = 1.8, SHOULDER_DROP = 3, BASE_DEPTH = 10;
+const GUM_MARGIN = 0.5, PAPILLA = 2.4, RIDGE = -0.6, GUM_SPREAD = 1.1, SHOULDER_DROP = 2, BASE_DEPTH = 5;
 
 /** The jaw's mesh in world space: x toward the patient's left, y toward the back, z up. */
 export function buildJaw(spec: SceneSpec): Mesh {
@@ -332,7 +332,7 @@ export function buildJaw(spec: SceneSpec): Mesh {
       const [off, z0] = profile[4]!(f.halfDepth, f.height, f.smooth); // where the lingual wall meets the shoulder
       const edge = add(f.point, scale(f.outward, off));
       const q = r / (rows - 1);
-      const target: Vec3 = [0, Math.max(edge[1], centreY * 0.9), -(BASE_DEPTH - 3)];
+      const target: Vec3 = [0, Math.max(edge[1], centreY * 0.9), -(BASE_DEPTH - 1)];
       const x = edge[0] + (target[0] - edge[0]) * q;
       const y = edge[1] + (target[1] - edge[1]) * q;
       const z = z0 + (target[2] - z0) * Math.sin((q * Math.PI) / 2);

@@ -6,3 +6,4 @@ export { encodePrompts, type PromptTokenizer } from './text.ts';
 export { register, type DiffusionPluginOptions } from './plugin.ts';
 export { ctrloraConditionSwitch } from './conditions.ts';
 export { LatentCache, type LatentCacheOptions } from './latent-cache.ts';
+export { psnr, ssim, meanFinite } from './metrics.ts';

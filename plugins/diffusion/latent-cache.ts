@@ -50,7 +50,13 @@ export class LatentCache {
         const rows = concat(missing.map(([, i]) => images.slice(0, i, i + 1)), 0);
         const posterior = this.vae.encode((this.options.range ?? 'zeroOne') === 'zeroOne' ? rows : rows.mul(2).sub(1)) as unknown as Partial<GaussianPosterior>;
         if (!posterior.mean || !posterior.std) throw new ArgumentError('LatentCache: the VAE posterior has no mean/std to cache');
-        missing.forEach(([k], j) => this.entries.set(k, { mean: posterior.mean!.slice(0, j, j + 1).contiguous().detach(), std: posterior.std!.slice(0, j, j + 1).contiguous().detach() }));
+        // Entries outlive the step: kept, so a backend's tidy() around the step does not release them.
+        const kept = (t: Tensor) => {
+          const c = t.contiguous().detach();
+          c.backend.keep?.(c.storage);
+          return c;
+        };
+        missing.forEach(([k], j) => this.entries.set(k, { mean: kept(posterior.mean!.slice(0, j, j + 1)), std: kept(posterior.std!.slice(0, j, j + 1)) }));
       }
       const mean = concat(keys.map((k) => this.entries.get(k)!.mean), 0);
       const z = generator ? mean.add(concat(keys.map((k) => this.entries.get(k)!.std), 0).mul(randn(mean.shape, { generator, backend: mean.backend }))) : mean;

@@ -68,6 +68,12 @@ export interface DiffusionTrainingOptions {
   imageRange?: 'zeroOne' | 'minusOneOne';
   /** How the ctrLoRA base feeds condition pixels to the VAE (see encodeCondition; default 'zeroOne', CtrLoRA's). */
   conditionRange?: ConditionRange;
+  /**
+   * Let the loss reach the text encoder (text-to-image pretraining of a small encoder with its
+   * UNet): prompts are encoded with gradients recorded, and a given `context` is used as it is,
+   * not detached. Default false: the encoder is frozen, as in every later stage.
+   */
+  trainTextEncoder?: boolean;
 }
 
 export interface DiffusionStepInfo {
@@ -128,7 +134,7 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
 
   // (1) prompt dropout
   const droppedPrompts = Array.from({ length: n }, () => dropout > 0 && g.uniform() < dropout);
-  const context = textContext(models, batch, droppedPrompts, n, op);
+  const context = textContext(models, batch, droppedPrompts, n, op, options.trainTextEncoder ?? false);
 
   // (2) target latents
   const latents = batch.latents ?? encodeLatents(vae, batch.images!, g, options.imageRange);
@@ -190,10 +196,10 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
   };
 }
 
-function textContext(models: DiffusionTrainingModels, batch: DiffusionBatch, dropped: readonly boolean[], n: number, op: string): Tensor {
+function textContext(models: DiffusionTrainingModels, batch: DiffusionBatch, dropped: readonly boolean[], n: number, op: string, trainable: boolean): Tensor {
   if (batch.context) {
     if (batch.context.shape[0] !== n) throw new ShapeError(`${op}: context has ${batch.context.shape[0]} rows for ${n} samples`);
-    if (!dropped.some(Boolean)) return batch.context.detach();
+    if (!dropped.some(Boolean)) return trainable ? batch.context : batch.context.detach();
     if (!batch.emptyContext) throw new ArgumentError(`${op}: prompt dropout with a precomputed context needs batch.emptyContext (the context of "")`);
     const empty = batch.emptyContext;
     return noGrad(() => concat(dropped.map((d, i) => (d ? empty.slice(0, 0, 1) : batch.context!.slice(0, i, i + 1))), 0).detach());
@@ -202,5 +208,5 @@ function textContext(models: DiffusionTrainingModels, batch: DiffusionBatch, dro
   if (batch.prompts.length !== n) throw new ShapeError(`${op}: ${batch.prompts.length} prompts for ${n} samples`);
   if (!models.textEncoder || !models.tokenizer) throw new ArgumentError(`${op}: prompts need models.textEncoder and models.tokenizer`);
   const prompts = batch.prompts.map((p, i) => (dropped[i] ? '' : p));
-  return encodePrompts(models.textEncoder, models.tokenizer, prompts);
+  return trainable ? models.textEncoder.forward(models.tokenizer.toTensor(prompts)) : encodePrompts(models.textEncoder, models.tokenizer, prompts);
 }

@@ -15,7 +15,7 @@ import { type Module, type NamePattern, patternMatcher } from '../../core/nn/mod
 import { Conv2d } from '../../core/nn/layers/conv2d.ts';
 import { Linear } from '../../core/nn/layers/linear.ts';
 import { copyInto } from '../../core/nn/parameter.ts';
-import { loadSafetensors, saveSafetensors } from '../../core/io/safetensors.ts';
+import { type WritableDtype, loadSafetensors, saveSafetensors } from '../../core/io/safetensors.ts';
 import type { Backend } from '../../core/backend.ts';
 import { Generator } from '../../core/random.ts';
 import { sameShape } from '../../core/shape.ts';
@@ -278,7 +278,7 @@ export class LoraModel {
   }
 
   /** Saves one adapter (plus `include`d parameters) as safetensors, with its config in the metadata. */
-  async saveAdapter(path: string, name: string, options: AdapterStateDictOptions = {}): Promise<void> {
+  async saveAdapter(path: string, name: string, options: AdapterStateDictOptions & { dtype?: WritableDtype } = {}): Promise<void> {
     const rec = this.record(name, 'saveAdapter');
     const { naming = 'native', prefix = '' } = options;
     const c = rec.config;
@@ -290,7 +290,8 @@ export class LoraModel {
       [META.naming]: naming,
       [META.prefix]: prefix,
     };
-    await saveSafetensors(path, this.adapterStateDict(name, options), { metadata });
+    // dtype: storage of every tensor (default F32; F16 halves a shipped adapter, loading widens it back)
+    await saveSafetensors(path, this.adapterStateDict(name, options), { metadata, dtype: options.dtype });
   }
 
   /**

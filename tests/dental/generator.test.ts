@@ -78,12 +78,41 @@ describe('tooth shapes', () => {
 describe('rendered maps', () => {
   const size = 48;
   const samples = [0, 2, 6, 9].map((i) => renderScene(sampleScene(3, i), size, size));
+  /** The part ids of the sub-pixels that make output pixel p (the G-buffer is supersampled). */
+  const subParts = (r: (typeof samples)[number], p: number): number[] => {
+    const f = r.supersample, W = r.gbuffer.width, x = p % size, y = Math.floor(p / size), parts: number[] = [];
+    for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) parts.push(r.gbuffer.part[(y * f + dy) * W + x * f + dx]!);
+    return parts;
+  };
+  const paletteOf = (part: number): readonly number[] => (part >= 10 ? toothColor(part) : part === PART_GUM || part === PART_PALATE ? GUM_COLOR : [0, 0, 0]);
+
+  it('renders every map from a 2x2-supersampled G-buffer, and anti-aliases edges', () => {
+    for (const r of samples) {
+      expect(r.supersample).toBe(2);
+      expect([r.gbuffer.width, r.gbuffer.height]).toEqual([2 * size, 2 * size]);
+      for (const m of [r.target, r.lighting, r.segmentation, r.depth, r.normal]) expect([m.width, m.height, m.channels]).toEqual([size, size, 3]);
+      // an edge pixel (partly background) has a depth strictly between background and its neighbours
+      let partial = 0;
+      for (let p = 0; p < size * size; p++) {
+        const cover = subParts(r, p).filter((q) => q !== 0).length;
+        if (cover > 0 && cover < 4) {
+          partial++;
+          expect(r.depth.data[p * 3]!).toBeLessThan(0.1 + 0.9 * (cover / 4) + 1e-6);
+        }
+      }
+      expect(partial).toBeGreaterThan(size / 2);
+    }
+    expect(() => renderScene(sampleScene(0, 0), 16, 16, 0)).toThrow(/supersample must be an integer in \[1, 8\], got 0/);
+    const one = renderScene(sampleScene(3, 0), size, size, 1);
+    expect(one.gbuffer.width).toBe(size);
+  });
 
   it('segmentation, depth and normal share one foreground, and it is not empty', () => {
     for (const r of samples) {
       let fg = 0;
       for (let p = 0; p < size * size; p++) {
         const seg = rgbAt(r.segmentation.data, p).some((v) => v !== 0);
+        expect(seg).toBe(subParts(r, p).some((q) => q !== 0));
         expect(r.depth.data[p * 3]! > 0).toBe(seg);
         expect(r.normal.data[p * 3]! + r.normal.data[p * 3 + 1]! + r.normal.data[p * 3 + 2]! > 0).toBe(seg);
         expect(r.lighting.data[p * 3]! > 0).toBe(seg);
@@ -93,25 +122,25 @@ describe('rendered maps', () => {
     }
   });
 
-  it("segmentation's tooth pixels are exactly the target's tooth pixels", () => {
+  it("each segmentation pixel is the mean palette colour of its sub-pixels' parts; whole-tooth pixels render as enamel", () => {
     for (const r of samples) {
-      const g = r.gbuffer;
       let teeth = 0, whiteish = 0;
       for (let p = 0; p < size * size; p++) {
-        const part = g.part[p]!;
-        const seg = rgbAt(r.segmentation.data, p);
+        const parts = subParts(r, p);
+        const expected = [0, 1, 2].map((c) => parts.reduce((s, q) => s + paletteOf(q)[c]!, 0) / parts.length);
+        for (let c = 0; c < 3; c++) expect(r.segmentation.data[p * 3 + c]! * 255).toBeCloseTo(expected[c]!, 3);
+        const part = parts[0]!;
+        if (!parts.every((q) => q === part)) continue; // an edge: a mix
         if (part >= 10) {
-          expect(seg).toEqual([...toothColor(part)]);
           teeth++;
           const [R, G, B] = [r.target.data[p * 3]!, r.target.data[p * 3 + 1]!, r.target.data[p * 3 + 2]!];
           if (Math.min(R, G, B) > 0.35 && Math.max(R, G, B) - Math.min(R, G, B) < 0.3) whiteish++;
         } else if (part === PART_GUM || part === PART_PALATE) {
-          expect(seg).toEqual([...GUM_COLOR]);
           expect(r.target.data[p * 3]!).toBeGreaterThan(r.target.data[p * 3 + 1]!); // pink: red over green
         } else {
-          expect(seg).toEqual([0, 0, 0]);
+          // the backdrop, box-filtered like everything else: close to its value at the pixel centre
           const x = p % size, y = Math.floor(p / size);
-          for (let c = 0; c < 3; c++) expect(r.target.data[p * 3 + c]).toBe(Math.fround(backgroundAt(r.spec, x, y, size, size, c)));
+          for (let c = 0; c < 3; c++) expect(r.target.data[p * 3 + c]!).toBeCloseTo(backgroundAt(r.spec, x, y, size, size, c), 3);
         }
       }
       expect(teeth).toBeGreaterThan(20);
@@ -119,19 +148,24 @@ describe('rendered maps', () => {
     }
   });
 
-  it('every segmentation colour is a palette colour, and the blender default gum matches the palette', () => {
+  it('pixels inside one part have exactly its palette colour, and the blender default gum matches the palette', () => {
     expect([...DEFAULT_GUM]).toEqual([...GUM_COLOR]);
     const palette = new Set(['0,0,0', GUM_COLOR.join(','), ...FDI_NUMBERS.map((f) => toothColor(f).join(','))]);
-    for (const r of samples) for (let p = 0; p < size * size; p++) expect(palette.has(rgbAt(r.segmentation.data, p).join(','))).toBe(true);
+    for (const r of samples) {
+      for (let p = 0; p < size * size; p++) {
+        const parts = subParts(r, p);
+        if (parts.every((q) => q === parts[0])) expect(palette.has(rgbAt(r.segmentation.data, p).join(','))).toBe(true);
+      }
+    }
   });
 
   it('normals agree with the slope of the depth map', () => {
     for (const r of samples) {
-      const g = r.gbuffer, ppu = r.camera.pixelsPerUnit;
+      const g = r.gbuffer, ppu = r.camera.pixelsPerUnit, W = g.width;
       let agree = 0, total = 0;
-      for (let y = 1; y < size - 1; y++) {
-        for (let x = 1; x < size - 1; x++) {
-          const k = y * size + x, part = g.part[k]!;
+      for (let y = 1; y < g.height - 1; y++) {
+        for (let x = 1; x < W - 1; x++) {
+          const k = y * W + x, part = g.part[k]!;
           if (!part || g.part[k - 1] !== part || g.part[k + 1] !== part) continue;
           const nx = g.normal[k * 3]!, nz = g.normal[k * 3 + 2]!;
           const expected = -nx / Math.max(nz, 1e-3); // d depth / d x in world units
@@ -150,7 +184,7 @@ describe('rendered maps', () => {
     for (const r of samples) {
       const xs: number[] = [], ys: number[] = [];
       for (let p = 0; p < size * size; p++) {
-        if (r.gbuffer.part[p]! < 10) continue;
+        if (!subParts(r, p).every((q) => q >= 10)) continue;
         xs.push(r.lighting.data[p * 3]!);
         ys.push((r.target.data[p * 3]! + r.target.data[p * 3 + 1]! + r.target.data[p * 3 + 2]!) / 3);
       }

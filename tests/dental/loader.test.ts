@@ -68,6 +68,21 @@ describe('layouts', () => {
     expect(s.target.data[5]).toBeCloseTo(raw[5]! / 127.5 - 1, 6);
   });
 
+  it('loads the extra maps asked for (depth, normal, edges), matched by name; refuses a missing folder or another layout', async () => {
+    const ds = await DentalDataset.open(gen, { width: 32, maps: ['depth', 'normal', 'edges'] });
+    const s = await ds.get(2);
+    expect(Object.keys(s.maps!).sort()).toEqual(['depth', 'edges', 'normal']);
+    for (const m of ['depth', 'normal', 'edges']) {
+      const raw = await sharp(join(gen, s.name.replace('target/', `${m}/`))).raw().toBuffer();
+      expect(s.maps![m]!.data[(32 * 16 + 16) * 3]).toBeCloseTo(raw[(32 * 16 + 16) * 3]! / 255, 6);
+    }
+    expect((await DentalDataset.open(gen, { width: 32 })).get(2).then((x) => x.maps)).resolves.toBeUndefined();
+    await expect(DentalDataset.open(gen, { maps: ['albedo'] })).rejects.toThrow(/option maps: .*albedo does not exist/);
+    await expect(DentalDataset.open(gen, { maps: ['target'] })).rejects.toThrow(/"target" is not an extra map folder name/);
+    const ctrlora = await fixture('ctrlora-maps', ['prompt.json', 'source', 'target']);
+    await expect(DentalDataset.open(ctrlora, { maps: ['depth'] })).rejects.toThrow(/option maps \(depth\) needs generator output/);
+  });
+
   it('resizes and centre-crops to the training size, keeping segmentation colours flat', async () => {
     const ds = await DentalDataset.open(gen, { width: 24, height: 16 });
     const s = await ds.get(1);

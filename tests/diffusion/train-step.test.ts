@@ -61,6 +61,22 @@ describe('diffusionTrainingStep', () => {
     controlnet.zeroGrad();
   });
 
+  it('with trainTextEncoder the loss reaches the text encoder too, with the same value', () => {
+    textEncoder.unfreeze();
+    try {
+      const r = diffusionTrainingStep(models, batch, { generator: new Generator(42), trainTextEncoder: true });
+      expect(r.loss.item()).toBeCloseTo(diffusionTrainingStep(models, batch, { generator: new Generator(42) }).loss.item(), 6);
+      r.loss.backward();
+      const grads = textEncoder.parameters().map((p) => p.grad?.abs().sum().item() ?? 0);
+      expect(grads.filter((g) => g > 0).length).toBeGreaterThan(grads.length / 2);
+      expect(unet.parameters().every((p) => p.grad === null)).toBe(true);
+    } finally {
+      textEncoder.zeroGrad();
+      controlnet.zeroGrad();
+      textEncoder.freeze();
+    }
+  });
+
   it('v-prediction regresses on v = sqrt(abar) eps - sqrt(1 - abar) z0, with the same draws', () => {
     const { loss, info } = diffusionTrainingStep(models, batch, { generator: new Generator(42), predictionType: 'v_prediction' });
     expect(info.predictionType).toBe('v_prediction');

@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { loadSafetensors, parseSafetensorsHeader } from '../../core/io/safetensors.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -326,5 +328,14 @@ describe('adapter-only state dicts and files', () => {
     const partial = lora.adapterStateDict('lighting');
     partial.delete('ff.2.lora.lighting.up.weight');
     expect(() => dstLora.loadAdapterStateDict('lighting', partial)).toThrow(/missing \(1\): ff\.2\.lora\.lighting\.up\.weight/);
+    // dtype F16: half the bytes, and the values come back rounded to half precision
+    const half = join(dir, 'half.safetensors');
+    await lora.saveAdapter(half, 'lighting', { include: ['conv.bias'], dtype: 'F16' });
+    const { tensors } = await loadSafetensors(half);
+    const header = parseSafetensorsHeader(new Uint8Array(await readFile(half)));
+    expect(new Set([...header.tensors.values()].map((e) => e.dtype))).toEqual(new Set(['F16']));
+    const up = lora.adapterStateDict('lighting').get('ff.2.lora.lighting.up.weight')!;
+    const back = tensors.get('ff.2.lora.lighting.up.weight')!;
+    Array.from(up.toArray()).forEach((v, i) => expect(back.toArray()[i]).toBeCloseTo(v, 2));
   });
 });

@@ -1,0 +1,128 @@
+/**
+ * Stage 2, the seed's recipe: a new condition (by default lighting blended with segmentation)
+ * learnt as a cheap ctrLoRA adapter on the frozen base. Trainable: the condition's LoRA on every
+ * Linear of the base ControlNet, the zero convs and the transformer norms (CtrLoRA's set);
+ * the VAE, text encoder, UNet and the ControlNet's shared weights stay frozen.
+ *
+ *   <out>/adapter.safetensors   the adapter (LoRA + zero convs + norms, f16), loadable by `sample`
+ *   <out>/adapter.json          its condition, blender and options, the base it was trained on
+ *   <out>/events.jsonl  loss.png  checkpoints/  samples/ (validation grids input | output | target)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { noGrad } from '../../../core/autograd.ts';
+import type { Backend } from '../../../core/backend.ts';
+import { ArgumentError } from '../../../core/errors.ts';
+import { writeFileAtomic } from '../../../core/io/atomic.ts';
+import { concat } from '../../../core/ops/concat.ts';
+import type { ConditionBlender } from '../../../core/plugins/tokens.ts';
+import type { Tensor } from '../../../core/tensor.ts';
+import { DataLoader } from '../../../core/train/data-loader.ts';
+import { LatentCache } from '../../../plugins/diffusion/latent-cache.ts';
+import { diffusionTrainingStep } from '../../../plugins/diffusion/train-step.ts';
+import { selectCtrloraTrainable } from '../../../plugins/lora/index.ts';
+import { DDPMScheduler } from '../../../plugins/schedulers/index.ts';
+import { type DentalItem, DentalTensorDataset, checkConditionName } from './data.ts';
+import { loadEvalSet, quality, sampleSet, writeComparisonGrid } from './evaluate.ts';
+import { CONDITION_RANGE, adapterExtras, loadBase, loraConfig, pipelineFor } from './models.ts';
+import { type StageResult, type TrainingOptions, runStage } from './run.ts';
+import { SCHEDULE } from './sizes.ts';
+
+export interface AdapterOptions {
+  data: string;
+  out: string;
+  base: string;
+  backend?: Backend;
+  condition: string;
+  blender?: ConditionBlender;
+  blenderName?: string;
+  blenderOptions?: Readonly<Record<string, unknown>>;
+  training: TrainingOptions;
+  promptDropout: number;
+  minSnrGamma: number | null;
+  noiseOffset: number;
+  validationCount: number;
+  validationSteps: number;
+  guidanceScale: number;
+  scheduler: string;
+}
+
+/** What `adapter.json` records beside an adapter file. */
+export interface AdapterInfo {
+  format: 'ctrlora-ts/dental-adapter';
+  version: 1;
+  /** The adapter's name inside the file (its LoRA keys). */
+  name: string;
+  condition: string;
+  blender: string | null;
+  blenderOptions: Record<string, unknown>;
+  /** The base folder it was trained on, as given to `train` (for the record: `sample` takes --base). */
+  base: string;
+  steps: number;
+  metrics: Record<string, number>;
+}
+
+export function readAdapterInfo(adapterPath: string): AdapterInfo {
+  const path = adapterPath.replace(/\.safetensors$/, '.json');
+  if (!existsSync(path)) throw new ArgumentError(`adapter ${adapterPath}: no ${path} beside it (it names the adapter's condition; \`train\` writes both)`);
+  const info = JSON.parse(readFileSync(path, 'utf8')) as AdapterInfo;
+  if (info?.format !== 'ctrlora-ts/dental-adapter') throw new ArgumentError(`adapter ${adapterPath}: ${path} is not a dental adapter description`);
+  return info;
+}
+
+export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { adapterPath: string; metrics: Record<string, number> }> {
+  const condition = checkConditionName(o.condition);
+  const t = o.training;
+  const base = await loadBase(o.base, { backend: o.backend });
+  const { vae, unet, textEncoder, tokenizer, controlnet, lora, sizes } = base;
+  // A fresh set for the new condition; the base conditions' sets are not used here.
+  for (const c of base.conditions) lora.deleteAdapter(c);
+  const name = condition;
+  lora.addAdapter(name, loraConfig(sizes, t.seed + 1000));
+  const trainable = selectCtrloraTrainable(controlnet, { adapter: name });
+  const open = (split: 'train' | 'val') => DentalTensorDataset.open(o.data, {
+    size: sizes.imageSize, split, conditions: [condition], blender: o.blender, blenderOptions: o.blenderOptions, backend: o.backend,
+  });
+  const train = await open('train');
+  const val = await loadEvalSet(await open('val'), o.validationCount);
+  const scheduler = new DDPMScheduler({ betaSchedule: SCHEDULE.betaSchedule, betaStart: SCHEDULE.betaStart, betaEnd: SCHEDULE.betaEnd, numTrainTimesteps: SCHEDULE.numTrainTimesteps });
+  const targets = new LatentCache(vae, { range: 'zeroOne' }); // targets are in [-1, 1] already
+  const conditions = new LatentCache(vae, { range: CONDITION_RANGE });
+  const models = { vae, unet, scheduler, textEncoder, tokenizer, controlnet };
+  const stack = (items: DentalItem[], pick: (it: DentalItem) => Tensor) => noGrad(() => concat(items.map((it) => { const x = pick(it); return x.reshape([1, ...x.shape]); }), 0));
+  const pipeline = pipelineFor({ vae, unet, textEncoder, tokenizer, controlnet });
+  const evaluate = async (path: string | null): Promise<Record<string, number>> => {
+    const images = sampleSet(pipeline, val, [{ image: val.conditions[condition]! }], { scheduler: o.scheduler, steps: o.validationSteps, guidanceScale: o.guidanceScale, seed: t.seed });
+    if (path) await writeComparisonGrid(path, [{ label: `input (${condition})`, images: val.conditions[condition]! }, { label: 'output', images }, { label: 'target', images: val.targets }]);
+    const q = quality(images, val.targets);
+    return { psnr: q.psnr, ssim: q.ssim };
+  };
+  const data = new DataLoader(train, { batchSize: t.batchSize, seed: t.seed, shuffle: true, prefetch: 2, collate: (items: DentalItem[]) => items });
+  const r = await runStage<DentalItem[]>({
+    name: `adapter-${condition}`, outDir: o.out, models: { controlnet }, parameters: trainable.parameters, data,
+    trainingStep: (batch, ctx) => {
+      const keys = batch.map((b) => b.key);
+      return diffusionTrainingStep(models, {
+        latents: targets.latents(keys, stack(batch, (it) => it.target), ctx.generator),
+        conditionLatents: conditions.latents(keys, stack(batch, (it) => it.conditions[condition]!), ctx.generator),
+        prompts: batch.map((b) => b.prompt),
+      }, { generator: ctx.generator, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset }).loss;
+    },
+    validate: async (ctx) => {
+      const path = join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`);
+      return { metrics: await evaluate(path), samplePaths: [path] };
+    },
+    config: { stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {}, base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
+  }, t);
+  const metrics = await evaluate(null);
+  await mkdir(o.out, { recursive: true });
+  const adapterPath = join(o.out, 'adapter.safetensors');
+  await lora.saveAdapter(adapterPath, name, { include: adapterExtras(controlnet, name), dtype: 'F16' });
+  const info: AdapterInfo = {
+    format: 'ctrlora-ts/dental-adapter', version: 1, name, condition, blender: condition === 'blend' ? o.blenderName ?? null : null,
+    blenderOptions: { ...(o.blenderOptions ?? {}) }, base: o.base, steps: r.step, metrics,
+  };
+  await writeFileAtomic(join(o.out, 'adapter.json'), new TextEncoder().encode(`${JSON.stringify(info, null, 1)}\n`));
+  return { ...r, adapterPath, metrics };
+}
