@@ -55,6 +55,22 @@ describe.each(MODES)('custom ops on gpu.js %s against the reference', (mode) => 
     );
   });
 
+  it('interpolate kernels (nearest and bilinear, up and down, alignCorners) and their gather-style gradient', () => {
+    const side = fc.integer({ min: 1, max: 7 });
+    fc.assert(
+      fc.property(side, side, side, side, fc.constantFrom<[T.InterpolateMode, boolean | undefined]>(['nearest', undefined], ['bilinear', false], ['bilinear', true]), seedArb,
+        (h, w, oh, ow, [mode, alignCorners], seed) => {
+          compareWithReference(backend, () => {
+            const x = randn([2, 2, h, w], { seed }).requiresGrad_();
+            const y = T.interpolate(x, { size: [oh, ow], mode, alignCorners });
+            y.mul(randn(y.shape, { seed: seed + 1 })).sum().backward();
+            return [y, x.grad];
+          }, { reduction: 4 * Math.ceil(oh / h + 1) * Math.ceil(ow / w + 1) }, `interpolate ${mode} ${alignCorners} ${h}x${w} -> ${oh}x${ow}`);
+        }),
+      RUNS,
+    );
+  });
+
   it('composed ops: maxPool2d, interpolate, convTranspose2d, batchNorm, gather, indexSelect, maskedFill, tril, logsumexp, argmax, std', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 5 }), fc.integer({ min: 2, max: 5 }), seedArb, (h, w, seed) => {
