@@ -253,6 +253,7 @@ export interface InterpolateOptions {
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const [N, C, H, W] = nchw('interpolate', x);
+  if (H === 0 || W === 0) throw new ShapeError(`interpolate: input ${fmtShape(x.shape)} has an empty spatial axis`);
   const mode = options.mode ?? 'nearest';
   if (mode !== 'nearest' && mode !== 'bilinear') throw new ArgumentError(`interpolate: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`);
   if (mode === 'nearest' && options.alignCorners !== undefined) {
