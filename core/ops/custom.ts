@@ -164,10 +164,12 @@ export function listOps(): { name: string; families: string[]; hasGradient: bool
   return [...registry.entries()].map(([name, e]) => ({ name, families: [...e.kernels.keys()], hasGradient: e.grad !== null }));
 }
 
-/** The family a backend's kernels are registered under: `reference`, `gpujs`, `native`, or its name before ':'. */
+/**
+ * The family a backend's kernels are registered under: its name before any ':' or '+'
+ * ('gpujs:webasm+threads' -> gpujs, 'native', 'mine:v2' -> mine); both reference precisions are 'reference'.
+ */
 export function backendFamily(backend: Backend): string {
-  // 'reference-f64' -> reference, 'gpujs:webasm+threads' -> gpujs, 'native' -> native.
-  return backend.name.split(/[:+-]/)[0]!;
+  return backend.name === 'reference-f64' ? 'reference' : backend.name.split(/[:+]/)[0]!;
 }
 
 /** Runs a registered op by name (tfjs's runKernel): dispatch, the forward kernel, the tape. */

@@ -8,7 +8,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { where } from './binary.ts';
 import { type Pair, pair } from './conv.ts';
-import { type HostKernelArgs, backendFamily, defineOp } from './custom.ts';
+import { type CustomOp, type HostKernelArgs, backendFamily, defineOp } from './custom.ts';
 import { dense, wrap } from './util.ts';
 
 function nchw(op: string, x: Tensor): [number, number, number, number] {
@@ -246,12 +246,14 @@ export interface InterpolateOptions {
 
 /**
  * Resizes [N, C, H, W] (torch.nn.functional.interpolate, modes nearest and bilinear, with
- * torch's coordinate rules). Each axis is resampled by a small [out, in] weight matrix built
- * on the host and applied with matmul, so the gradient is the transposed resampling and
- * every backend runs it; nearest upsampling by whole factors uses its dedicated kernel.
+ * torch's coordinate rules). Per axis, each output reads at most two inputs: the host builds
+ * those taps and their weights once, and one kernel (custom-op registry: host and gpu.js, with
+ * a gather-style gradient on gpu.js) applies both axes. Nearest upsampling by whole factors
+ * uses its dedicated kernel.
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
-  const [, , H, W] = nchw('interpolate', x);
+  const [N, C, H, W] = nchw('interpolate', x);
+  if (H === 0 || W === 0) throw new ShapeError(`interpolate: input ${fmtShape(x.shape)} has an empty spatial axis`);
   const mode = options.mode ?? 'nearest';
   if (mode !== 'nearest' && mode !== 'bilinear') throw new ArgumentError(`interpolate: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`);
   if (mode === 'nearest' && options.alignCorners !== undefined) {
@@ -277,33 +279,161 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     return OH === H && OW === W ? x : upsampleNearest2d(x, [OH / H, OW / W]);
   }
   const align = options.alignCorners ?? false;
-  const rowsMat = resampleMatrix(H, OH, scales[0], mode, align); // [OH, H]
-  const colsMat = resampleMatrix(W, OW, scales[1], mode, align); // [OW, W]
-  let y = x;
-  if (OW !== W || mode === 'bilinear') y = y.matmul(wrap(x.backend.upload(colsMat), [OW, W]).mT);
-  if (OH !== H || mode === 'bilinear') y = wrap(x.backend.upload(rowsMat), [OH, H]).matmul(y);
-  return y;
+  const rows = resampleTaps(H, OH, scales[0], mode, align);
+  const cols = resampleTaps(W, OW, scales[1], mode, align);
+  const upload = (values: Float64Array, shape: number[]) => wrap(x.backend.upload(values), shape);
+  const attrs: ResampleAttrs = { planes: N * C, H, W, OH, OW, fanH: rows.fan, fanW: cols.fan };
+  return resampleOp([x, upload(rows.taps, [OH, 4]), upload(cols.taps, [OW, 4]), upload(rows.reach, [H, 2]), upload(cols.reach, [W, 2])], attrs);
 }
 
-/** Row o holds the weights output o takes from each input position along one axis (torch's index rules). */
-function resampleMatrix(size: number, out: number, scaleFactor: number | null, mode: InterpolateMode, align: boolean): Float64Array {
-  const m = new Float64Array(out * size);
+/**
+ * Along one axis, each output o reads two inputs i0 <= i1 with weights w0, w1 (nearest: one
+ * input, weight 1), by torch's index rules: `taps` is [out, 4] = (i0, i1, w0, w1). `reach` is
+ * [size, 2] = (first output, count) of the outputs reading each input (a contiguous run, the
+ * taps being monotonic), and `fan` the longest run: the bound of the gather-style gradient's loop.
+ */
+function resampleTaps(size: number, out: number, scaleFactor: number | null, mode: InterpolateMode, align: boolean) {
+  const taps = new Float64Array(out * 4);
   // torch: the given factor's inverse when there is one, else size / out.
   const scale = scaleFactor !== null ? 1 / scaleFactor : size / out;
   for (let o = 0; o < out; o++) {
+    let i0: number;
+    let i1: number;
+    let l1 = 0;
     if (mode === 'nearest') {
       // torch computes floorf(o * scale) in float32: the same rounding picks the same pixel.
-      m[o * size + Math.min(Math.floor(Math.fround(o * Math.fround(scale))), size - 1)] = 1;
-      continue;
+      i0 = i1 = Math.min(Math.floor(Math.fround(o * Math.fround(scale))), size - 1);
+    } else {
+      const src = align ? (out > 1 ? (o * (size - 1)) / (out - 1) : 0) : Math.max(scale * (o + 0.5) - 0.5, 0);
+      i0 = Math.min(Math.floor(src), size - 1);
+      i1 = i0 < size - 1 ? i0 + 1 : i0;
+      l1 = src - i0;
     }
-    let src: number;
-    if (align) src = out > 1 ? (o * (size - 1)) / (out - 1) : 0;
-    else src = Math.max(scale * (o + 0.5) - 0.5, 0);
-    const i0 = Math.min(Math.floor(src), size - 1);
-    const i1 = i0 < size - 1 ? i0 + 1 : i0;
-    const l1 = src - i0;
-    m[o * size + i0] += 1 - l1;
-    m[o * size + i1] += l1;
+    taps.set([i0, i1, 1 - l1, l1], o * 4);
   }
-  return m;
+  const reach = new Float64Array(size * 2);
+  for (let i = 0; i < size; i++) reach[2 * i] = out;
+  for (let o = 0; o < out; o++) {
+    for (const i of [taps[o * 4]!, taps[o * 4 + 1]!]) {
+      reach[2 * i] = Math.min(reach[2 * i]!, o);
+      reach[2 * i + 1] = Math.max(reach[2 * i + 1]!, o + 1); // the end for now
+    }
+  }
+  let fan = 1;
+  for (let i = 0; i < size; i++) {
+    const count = Math.max(0, reach[2 * i + 1]! - reach[2 * i]!);
+    reach[2 * i + 1] = count;
+    fan = Math.max(fan, count);
+  }
+  return { taps, reach, fan };
+}
+
+interface ResampleAttrs {
+  planes: number; H: number; W: number; OH: number; OW: number;
+  /** The most outputs that read one input row / column (loop bounds of the gpu.js gradient). */
+  fanH: number; fanW: number;
+}
+
+/** Inputs: x [planes, H, W], row taps [OH, 4], column taps [OW, 4], row reach [H, 2], column reach [W, 2]. */
+const resampleOp: CustomOp<ResampleAttrs> = defineOp<ResampleAttrs>({
+  name: 'resample2d',
+  arity: 5,
+  outputShape: ([s], g) => [...s!.slice(0, 2), g.OH, g.OW],
+  kernels: {
+    reference: resampleHost,
+    native: resampleHost,
+    gpujs: ({ attrs: g }) => ({
+      source: `function (x, rt, ct, rr, cr) {
+        ${gpuDigits('this.thread.x', 'this.constants.OW', 'q1', 'ow')}
+        ${gpuDigits('q1', 'this.constants.OH', 'p', 'oh')}
+        let base = p * this.constants.H;
+        let r0 = (base + rt[oh * 4]) * this.constants.W;
+        let r1 = (base + rt[oh * 4 + 1]) * this.constants.W;
+        let c0 = ct[ow * 4];
+        let c1 = ct[ow * 4 + 1];
+        let top = x[r0 + c0] * ct[ow * 4 + 2] + x[r0 + c1] * ct[ow * 4 + 3];
+        let bottom = x[r1 + c0] * ct[ow * 4 + 2] + x[r1 + c1] * ct[ow * 4 + 3];
+        return top * rt[oh * 4 + 2] + bottom * rt[oh * 4 + 3];
+      }`,
+      constants: { H: g.H, W: g.W, OH: g.OH, OW: g.OW },
+    }),
+  },
+  grad: (gy, { inputs: [, rows, cols, rowReach, colReach], attrs }) => [resampleGradOp([gy, rows!, cols!, rowReach!, colReach!], attrs), null, null, null, null],
+});
+
+function resampleHost({ inputs: [x, rt, ct], out, attrs: g }: HostKernelArgs<ResampleAttrs>): void {
+  for (let p = 0; p < g.planes; p++) {
+    for (let oh = 0; oh < g.OH; oh++) {
+      const r0 = (p * g.H + rt![oh * 4]!) * g.W;
+      const r1 = (p * g.H + rt![oh * 4 + 1]!) * g.W;
+      const [u0, u1] = [rt![oh * 4 + 2]!, rt![oh * 4 + 3]!];
+      for (let ow = 0; ow < g.OW; ow++) {
+        const [c0, c1, v0, v1] = [ct![ow * 4]!, ct![ow * 4 + 1]!, ct![ow * 4 + 2]!, ct![ow * 4 + 3]!];
+        out[(p * g.OH + oh) * g.OW + ow] = u0 * (x![r0 + c0]! * v0 + x![r0 + c1]! * v1) + u1 * (x![r1 + c0]! * v0 + x![r1 + c1]! * v1);
+      }
+    }
+  }
+}
+
+/** The gradient of resample2d: inputs gy [planes, OH, OW] and the same tables; output [planes, H, W]. */
+const resampleGradOp = defineOp<ResampleAttrs>({
+  name: 'resample2dGrad',
+  arity: 5,
+  nonDifferentiable: true,
+  outputShape: ([s], g) => [...s!.slice(0, 2), g.H, g.W],
+  kernels: {
+    reference: resampleGradHost,
+    native: resampleGradHost,
+    // Gather-style: input pixel (iy, ix) sums the outputs in its row and column reach,
+    // weighted by the taps that point at it.
+    gpujs: ({ attrs: g }) => ({
+      source: `function (gy, rt, ct, rr, cr) {
+        ${gpuDigits('this.thread.x', 'this.constants.W', 'q1', 'ix')}
+        ${gpuDigits('q1', 'this.constants.H', 'p', 'iy')}
+        let rs = rr[iy * 2];
+        let rn = rr[iy * 2 + 1];
+        let cs = cr[ix * 2];
+        let cn = cr[ix * 2 + 1];
+        let acc = 0;
+        for (let a = 0; a < this.constants.FANH; a++) {
+          if (a < rn) {
+            let oh = rs + a;
+            let wr = 0;
+            if (rt[oh * 4] == iy) { wr = wr + rt[oh * 4 + 2]; }
+            if (rt[oh * 4 + 1] == iy) { wr = wr + rt[oh * 4 + 3]; }
+            for (let b = 0; b < this.constants.FANW; b++) {
+              if (b < cn) {
+                let ow = cs + b;
+                let wc = 0;
+                if (ct[ow * 4] == ix) { wc = wc + ct[ow * 4 + 2]; }
+                if (ct[ow * 4 + 1] == ix) { wc = wc + ct[ow * 4 + 3]; }
+                acc = acc + wr * wc * gy[(p * this.constants.OH + oh) * this.constants.OW + ow];
+              }
+            }
+          }
+        }
+        return acc;
+      }`,
+      constants: { H: g.H, W: g.W, OH: g.OH, OW: g.OW, FANH: g.fanH, FANW: g.fanW },
+    }),
+  },
+});
+
+/** Scatter-style on the host: each output adds its gradient into its four taps. */
+function resampleGradHost({ inputs: [gy, rt, ct], out, attrs: g }: HostKernelArgs<ResampleAttrs>): void {
+  for (let p = 0; p < g.planes; p++) {
+    for (let oh = 0; oh < g.OH; oh++) {
+      const r0 = (p * g.H + rt![oh * 4]!) * g.W;
+      const r1 = (p * g.H + rt![oh * 4 + 1]!) * g.W;
+      const [u0, u1] = [rt![oh * 4 + 2]!, rt![oh * 4 + 3]!];
+      for (let ow = 0; ow < g.OW; ow++) {
+        const [c0, c1, v0, v1] = [ct![ow * 4]!, ct![ow * 4 + 1]!, ct![ow * 4 + 2]!, ct![ow * 4 + 3]!];
+        const v = gy![(p * g.OH + oh) * g.OW + ow]!;
+        out[r0 + c0]! += u0 * v0 * v;
+        out[r0 + c1]! += u0 * v1 * v;
+        out[r1 + c0]! += u1 * v0 * v;
+        out[r1 + c1]! += u1 * v1 * v;
+      }
+    }
+  }
 }

@@ -7,7 +7,7 @@ import type { UnaryOp } from '../backend.ts';
 import { ArgumentError } from '../errors.ts';
 import { erf as erfScalar } from '../math.ts';
 import { Tensor } from '../tensor.ts';
-import { defineOp } from './custom.ts';
+import { type HostKernelArgs, defineOp } from './custom.ts';
 import { dense, wrap } from './util.ts';
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
@@ -64,7 +64,7 @@ const erfOp = defineOp<Record<string, never>>({
   grad: (gy, { inputs: [x] }) => [gy.mul(x!.square().neg().exp().mul(2 / Math.sqrt(Math.PI)))],
 });
 
-function erfHost({ inputs: [x], out }: { inputs: readonly ArrayLike<number>[]; out: Float32Array | Float64Array }): void {
+function erfHost({ inputs: [x], out }: HostKernelArgs<Record<string, never>>): void {
   for (let i = 0; i < out.length; i++) out[i] = erfScalar(x![i]!);
 }
 

@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import type * as T from '../../core/index.ts';
 import {
   type Backend, type HostKernelArgs, ReferenceBackend, type Storage, backendFamily, defineOp, gradcheck, listOps,
   randn, registerGradient, registerKernel, runOp, tensor, unregisterOp,
@@ -51,6 +52,8 @@ describe('softplus, a custom op from examples/', () => {
     expect(backendFamily(f64)).toBe('reference');
     expect(backendFamily(new NativeStandIn())).toBe('native');
     expect(backendFamily(new ToyBackend())).toBe('toy');
+    const named = (name: string) => ({ name }) as T.Backend;
+    expect(['gpujs:webasm+threads', 'gpujs:cpu', 'my-backend', 'mine:v2'].map((n) => backendFamily(named(n)))).toEqual(['gpujs', 'gpujs', 'my-backend', 'mine']);
   });
 
   it('matches torch formula values on reference, float64 reference and the native family', () => {

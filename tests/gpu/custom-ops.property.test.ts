@@ -7,7 +7,7 @@
  * every mode.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as T from '../../core/index.ts';
 import { randn } from '../../core/index.ts';
 import { MODES, backendFor, compareWithReference } from './harness.ts';
@@ -19,6 +19,25 @@ const seedArb = fc.integer({ min: 0, max: 1_000_000 });
 describe.each(MODES)('custom ops on gpu.js %s against the reference', (mode) => {
   const backend = backendFor(mode);
   const RUNS = runsFor(mode);
+
+  it('an op without a gpu.js kernel: an error naming op and backend, or with hostFallback a readback round trip', () => {
+    const name = `host-only-${mode}`;
+    const twice = ({ inputs: [x], out }: T.HostKernelArgs<unknown>) => out.set(x!.map((v) => 2 * v));
+    const strictOp = T.defineOp<unknown>({ name, kernels: { reference: twice } });
+    const fallbackOp = T.defineOp<unknown>({ name: `${name}-fallback`, kernels: { reference: twice }, hostFallback: true });
+    try {
+      const x = T.tensor([1, -2, 3], { backend });
+      expect(() => strictOp([x], {})).toThrow(`custom op '${name}' has no kernel for backend '${backend.name}' (family 'gpujs'; kernels: reference)`);
+      const before = backend.stats.readbacks;
+      const y = fallbackOp([x], {});
+      expect(backend.stats.readbacks).toBe(before + 1); // the input read back to the host, once
+      expect(y.backend).toBe(backend);
+      expect([...y.toArray()]).toEqual([2, -4, 6]);
+    } finally {
+      T.unregisterOp(name);
+      T.unregisterOp(`${name}-fallback`);
+    }
+  });
 
   it('erf and cumsum (core ops on the registry) and their gradients', () => {
     fc.assert(
@@ -51,6 +70,22 @@ describe.each(MODES)('custom ops on gpu.js %s against the reference', (mode) => 
           return [y, x.grad];
         }, { reduction: g.k * g.k }, `maxPool2d ${JSON.stringify(g)}`);
       }),
+      RUNS,
+    );
+  });
+
+  it('interpolate kernels (nearest and bilinear, up and down, alignCorners) and their gather-style gradient', () => {
+    const side = fc.integer({ min: 1, max: 7 });
+    fc.assert(
+      fc.property(side, side, side, side, fc.constantFrom<[T.InterpolateMode, boolean | undefined]>(['nearest', undefined], ['bilinear', false], ['bilinear', true]), seedArb,
+        (h, w, oh, ow, [mode, alignCorners], seed) => {
+          compareWithReference(backend, () => {
+            const x = randn([2, 2, h, w], { seed }).requiresGrad_();
+            const y = T.interpolate(x, { size: [oh, ow], mode, alignCorners });
+            y.mul(randn(y.shape, { seed: seed + 1 })).sum().backward();
+            return [y, x.grad];
+          }, { reduction: 4 * Math.ceil(oh / h + 1) * Math.ceil(ow / w + 1) }, `interpolate ${mode} ${alignCorners} ${h}x${w} -> ${oh}x${ow}`);
+        }),
       RUNS,
     );
   });
