@@ -318,7 +318,7 @@ export class Trainer<B> {
         }
       }
       if (o.checkpoint) await this.clearAbandoned(o.checkpoint, step, resumedFrom);
-      this.bus.runStart(this.config, counts, this.totalSteps);
+      this.bus.runStart(this.config, counts, this.totalSteps, resumedFrom ? { step, path: resumedFrom } : undefined);
       this.models().forEach((m) => m.train());
       const params = o.optimizer.params;
       const backend: Backend | undefined = params[0]?.backend;

@@ -231,6 +231,34 @@ describe('Trainer: telemetry', () => {
   });
 });
 
+describe('Trainer: telemetry across a resume', () => {
+  it('the JSONL log holds each step once and the loss curve covers the whole run', async () => {
+    const dir = join(root, 'resumed-log');
+    const log = join(dir, 'events.jsonl');
+    const sinks = () => {
+      const container = createRunContainer();
+      const curve = new LossCurveSink({ path: join(dir, 'loss.png'), history: log });
+      container.register(TOKENS.TelemetrySink, 'jsonl', { useValue: new JsonlSink({ path: log }) });
+      container.register(TOKENS.TelemetrySink, 'loss-curve', { useValue: curve });
+      return { telemetry: startTelemetry(container, { runId: 'r' }), curve };
+    };
+    // The first process logs steps 1-3 but its last checkpoint is step 2 (as if killed after step 3).
+    const a = sinks();
+    const first = await tinyTrainer({ maxSteps: 3, telemetry: a.telemetry, checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2, atEnd: false } }).trainer.fit();
+    const b = sinks();
+    const second = await tinyTrainer({ maxSteps: 5, telemetry: b.telemetry, checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2 }, resume: 'latest' }).trainer.fit();
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as TrainingEvent);
+    const steps = lines.filter((e) => e.type === 'step') as { step: number; loss: number }[];
+    expect(steps.map((e) => e.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(steps.map((e) => e.loss)).toEqual([...first.history.slice(0, 2), ...second.history].map((h) => h.loss));
+    const starts = lines.filter((e) => e.type === 'run_start');
+    expect(starts[1]).toMatchObject({ resumedFrom: { step: 2, path: join(dir, 'ckpt', 'step-00000002') } });
+    expect(lines.filter((e) => e.type === 'run_end').map((e) => (e as { steps: number }).steps)).toEqual([3, 5]);
+    expect(b.curve.points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(b.curve.points[0]!.smoothed).toBe(first.history[0]!.loss); // bias-corrected EMA of one value
+  });
+});
+
 describe('Trainer: the step', () => {
   it('accumulating 2 micro-batches of 2 equals one batch of 4 (same data, no randomness)', async () => {
     const run = async (batchSize: number, accumulation: number) => {
