@@ -182,6 +182,12 @@ describe('Trainer: options', () => {
     expect(() => new Trainer({ ...ok, maxSteps: undefined, maxEpochs: 2 }).totalSteps).not.toThrow();
     expect(new Trainer({ ...ok, maxSteps: undefined, maxEpochs: 2, gradientAccumulationSteps: 4 }).totalSteps).toBe(3); // 2 * 6 batches / 4
   });
+
+  it('runs once: a second fit() is refused (its bus has ended)', async () => {
+    const { trainer } = tinyTrainer({ maxSteps: 1 });
+    await trainer.fit();
+    await expect(trainer.fit()).rejects.toThrow(/has run already/);
+  });
 });
 
 describe('Trainer: stop()', () => {
