@@ -2,7 +2,7 @@
  * The Trainer in process: the NaN/Inf guard, config-mismatch refusal, the event order, the
  * JSONL and PNG sinks on a real run, gradient accumulation, tidy() around every step.
  */
-import { mkdtemp, readFile, readdir, rm, truncate } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -160,6 +160,9 @@ describe('Trainer: checkpoint contents', () => {
     await truncate(join(lastCheckpoint!, 'optimizer.safetensors'), 100);
     await expect(tinyTrainer({ maxSteps: 3, checkpoint: { dir }, resume: 'latest' }).trainer.fit()).rejects.toThrow(/optimizer\.safetensors is 100 bytes, expected \d+/);
     await expect(tinyTrainer({ maxSteps: 3, resume: join(dir, 'nope') }).trainer.fit()).rejects.toThrow(/nope is not a checkpoint folder \(no trainer\.json\)/);
+    const state = JSON.parse(await readFile(join(lastCheckpoint!, 'trainer.json'), 'utf8'));
+    await writeFile(join(lastCheckpoint!, 'trainer.json'), JSON.stringify({ ...state, step: -1, data: { epoch: 0 } }));
+    await expect(tinyTrainer({ maxSteps: 3, checkpoint: { dir }, resume: 'latest' }).trainer.fit()).rejects.toThrow(/trainer\.json has missing or invalid fields: step, data$/);
   });
 });
 
