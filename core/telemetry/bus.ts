@@ -56,12 +56,13 @@ export class TelemetryBus {
     if (full.type === 'run_start') {
       this.startedAt = full.time;
       this.lastStepAt = full.time;
+      this.stepsDone = full.resumedFrom?.step ?? 0;
     }
     this.subject.next(full);
   }
 
-  runStart(config: Readonly<Record<string, unknown>>, parameterCounts: { total: number; trainable: number }, totalSteps?: number): void {
-    this.emit({ type: 'run_start', config, parameterCounts, ...(totalSteps !== undefined ? { totalSteps } : {}) });
+  runStart(config: Readonly<Record<string, unknown>>, parameterCounts: { total: number; trainable: number }, totalSteps?: number, resumedFrom?: { step: number; path: string }): void {
+    this.emit({ type: 'run_start', config, parameterCounts, ...(totalSteps !== undefined ? { totalSteps } : {}), ...(resumedFrom ? { resumedFrom } : {}) });
   }
 
   /** Emits a step event timed since the previous step (or run start), then any warnings. */

@@ -16,6 +16,8 @@ export interface RunStartEvent extends EventBase {
   parameterCounts: { total: number; trainable: number };
   /** Planned number of optimiser steps (for progress and ETA), when known. */
   totalSteps?: number;
+  /** Set when the run continues from a checkpoint: its step (the next step event is step + 1) and folder. */
+  resumedFrom?: { step: number; path: string };
 }
 
 export interface StepEvent extends EventBase {

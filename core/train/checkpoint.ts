@@ -191,7 +191,19 @@ export async function readTrainerState(path: string): Promise<TrainerState & { w
     throw new CheckpointError(`checkpoint ${path}: cannot read ${STATE_FILE}: ${(e as Error).message}`);
   }
   if (body?.format !== FORMAT || body.version !== 1) throw new CheckpointError(`checkpoint ${path}: ${STATE_FILE} is not a ${FORMAT} version 1 file`);
-  for (const [name, size] of Object.entries(body.files ?? {})) {
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const bad = [
+    !count(body.step) && 'step',
+    !(count(body.data?.epoch) && count(body.data?.batch)) && 'data',
+    !count(body.batchesSeen) && 'batchesSeen',
+    !(body.generators && typeof body.generators === 'object') && 'generators',
+    !(count(body.guard?.consecutiveSkips) && count(body.guard?.totalSkips)) && 'guard',
+    !(body.config && typeof body.config === 'object') && 'config',
+    !(body.weights === 'trainable' || body.weights === 'all') && 'weights',
+    !(body.files && typeof body.files === 'object') && 'files',
+  ].filter(Boolean);
+  if (bad.length) throw new CheckpointError(`checkpoint ${path}: ${STATE_FILE} has missing or invalid fields: ${bad.join(', ')}`);
+  for (const [name, size] of Object.entries(body.files)) {
     const actual = await stat(join(path, name)).then((s) => s.size, () => -1);
     if (actual !== size) throw new CheckpointError(`checkpoint ${path}: ${name} is ${actual < 0 ? 'missing' : `${actual} bytes, expected ${size}`}`);
   }

@@ -175,6 +175,7 @@ export class Trainer<B> {
   private readonly runTelemetry: RunTelemetry | null;
   private readonly config: Record<string, unknown>;
   private stopRequested = false;
+  private fitted = false;
 
   constructor(readonly options: TrainerOptions<B>) {
     const o = options;
@@ -254,6 +255,8 @@ export class Trainer<B> {
 
   /** Runs (or resumes) the training to totalSteps. */
   async fit(): Promise<FitResult> {
+    if (this.fitted) throw new TrainingError('Trainer.fit: this trainer has run already (its bus has ended); make a new Trainer, with resume: \'latest\' to continue');
+    this.fitted = true;
     const o = this.options;
     const history: StepOutcome[] = [];
     let lastCheckpoint: string | null = null;
@@ -318,7 +321,7 @@ export class Trainer<B> {
         }
       }
       if (o.checkpoint) await this.clearAbandoned(o.checkpoint, step, resumedFrom);
-      this.bus.runStart(this.config, counts, this.totalSteps);
+      this.bus.runStart(this.config, counts, this.totalSteps, resumedFrom ? { step, path: resumedFrom } : undefined);
       this.models().forEach((m) => m.train());
       const params = o.optimizer.params;
       const backend: Backend | undefined = params[0]?.backend;

@@ -1,6 +1,6 @@
 /**
- * Runs the complete example of docs/training.md as written (its import pointed one folder up),
- * twice: the second run, with more steps, resumes from the first one's last checkpoint.
+ * Runs the complete example of docs/training.md (it is examples/train-tiny.ts) as written, in a
+ * scratch folder beside core/, twice: the second run, with more steps, resumes from the first.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -24,7 +24,8 @@ describe('docs/training.md', () => {
     const block = /<!-- file: train-tiny.ts -->\n```ts\n([\s\S]*?)```/.exec(md);
     expect(block).not.toBeNull();
     await mkdir(folder, { recursive: true });
-    await writeFile(join(folder, 'train-tiny.ts'), block![1]!.replace("from './core/index.ts'", "from '../core/index.ts'"));
+    expect(block![1]).toBe(await readFile(join(root, 'examples', 'train-tiny.ts'), 'utf8'));
+    await writeFile(join(folder, 'train-tiny.ts'), block![1]!);
 
     const first = run([]);
     const m = /^step 400, last loss (\d+\.\d+)$/m.exec(first);

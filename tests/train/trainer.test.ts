@@ -2,7 +2,7 @@
  * The Trainer in process: the NaN/Inf guard, config-mismatch refusal, the event order, the
  * JSONL and PNG sinks on a real run, gradient accumulation, tidy() around every step.
  */
-import { mkdtemp, readFile, readdir, rm, truncate } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -160,6 +160,9 @@ describe('Trainer: checkpoint contents', () => {
     await truncate(join(lastCheckpoint!, 'optimizer.safetensors'), 100);
     await expect(tinyTrainer({ maxSteps: 3, checkpoint: { dir }, resume: 'latest' }).trainer.fit()).rejects.toThrow(/optimizer\.safetensors is 100 bytes, expected \d+/);
     await expect(tinyTrainer({ maxSteps: 3, resume: join(dir, 'nope') }).trainer.fit()).rejects.toThrow(/nope is not a checkpoint folder \(no trainer\.json\)/);
+    const state = JSON.parse(await readFile(join(lastCheckpoint!, 'trainer.json'), 'utf8'));
+    await writeFile(join(lastCheckpoint!, 'trainer.json'), JSON.stringify({ ...state, step: -1, data: { epoch: 0 } }));
+    await expect(tinyTrainer({ maxSteps: 3, checkpoint: { dir }, resume: 'latest' }).trainer.fit()).rejects.toThrow(/trainer\.json has missing or invalid fields: step, data$/);
   });
 });
 
@@ -181,6 +184,12 @@ describe('Trainer: options', () => {
     expect(() => new Trainer({ ...ok, resume: 'latest' })).toThrow(/resume 'latest' needs checkpoint\.dir/);
     expect(() => new Trainer({ ...ok, maxSteps: undefined, maxEpochs: 2 }).totalSteps).not.toThrow();
     expect(new Trainer({ ...ok, maxSteps: undefined, maxEpochs: 2, gradientAccumulationSteps: 4 }).totalSteps).toBe(3); // 2 * 6 batches / 4
+  });
+
+  it('runs once: a second fit() is refused (its bus has ended)', async () => {
+    const { trainer } = tinyTrainer({ maxSteps: 1 });
+    await trainer.fit();
+    await expect(trainer.fit()).rejects.toThrow(/has run already/);
   });
 });
 
@@ -228,6 +237,34 @@ describe('Trainer: telemetry', () => {
     const meta = await sharp(join(dir, 'loss.png')).metadata();
     expect(meta.format).toBe('png');
     expect(meta.width).toBeGreaterThan(100);
+  });
+});
+
+describe('Trainer: telemetry across a resume', () => {
+  it('the JSONL log holds each step once and the loss curve covers the whole run', async () => {
+    const dir = join(root, 'resumed-log');
+    const log = join(dir, 'events.jsonl');
+    const sinks = () => {
+      const container = createRunContainer();
+      const curve = new LossCurveSink({ path: join(dir, 'loss.png'), history: log });
+      container.register(TOKENS.TelemetrySink, 'jsonl', { useValue: new JsonlSink({ path: log }) });
+      container.register(TOKENS.TelemetrySink, 'loss-curve', { useValue: curve });
+      return { telemetry: startTelemetry(container, { runId: 'r' }), curve };
+    };
+    // The first process logs steps 1-3 but its last checkpoint is step 2 (as if killed after step 3).
+    const a = sinks();
+    const first = await tinyTrainer({ maxSteps: 3, telemetry: a.telemetry, checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2, atEnd: false } }).trainer.fit();
+    const b = sinks();
+    const second = await tinyTrainer({ maxSteps: 5, telemetry: b.telemetry, checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2 }, resume: 'latest' }).trainer.fit();
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as TrainingEvent);
+    const steps = lines.filter((e) => e.type === 'step') as { step: number; loss: number }[];
+    expect(steps.map((e) => e.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(steps.map((e) => e.loss)).toEqual([...first.history.slice(0, 2), ...second.history].map((h) => h.loss));
+    const starts = lines.filter((e) => e.type === 'run_start');
+    expect(starts[1]).toMatchObject({ resumedFrom: { step: 2, path: join(dir, 'ckpt', 'step-00000002') } });
+    expect(lines.filter((e) => e.type === 'run_end').map((e) => (e as { steps: number }).steps)).toEqual([3, 5]);
+    expect(b.curve.points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(b.curve.points[0]!.smoothed).toBe(first.history[0]!.loss); // bias-corrected EMA of one value
   });
 });
 

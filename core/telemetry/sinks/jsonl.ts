@@ -1,5 +1,6 @@
 /** A JSON-lines log of every event: one object per line, appended as the run goes. */
-import { type WriteStream, createWriteStream, mkdirSync } from 'node:fs';
+import { type WriteStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tempPathFor } from '../../io/atomic.ts';
 import { dirname } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import { PluginError, type PluginContainer } from '../../plugins/container.ts';
@@ -27,14 +28,45 @@ export class JsonlSink implements TelemetrySink {
 
   attach(events: Observable<TrainingEvent>): void {
     mkdirSync(dirname(this.options.path), { recursive: true });
-    this.out = createWriteStream(this.options.path, { flags: 'a' });
+    // NaN and Infinity are not JSON: they are written as strings so a bad loss stays visible.
+    const replacer = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+    this.sub = events.subscribe((e) => {
+      if (!this.out && !this.failure) this.open(e.type === 'run_start' ? e.resumedFrom?.step : undefined);
+      this.out?.write(`${JSON.stringify(e, replacer)}\n`);
+    });
+  }
+
+  /**
+   * Opens the log for appending. A run resumed from step S first drops the log's events of
+   * steps after S (the killed run logged them, the resumed run does them again), so the log
+   * holds each step once.
+   */
+  private open(resumedStep: number | undefined): void {
+    const path = this.options.path;
+    try {
+      if (resumedStep !== undefined && existsSync(path)) {
+        const kept = readFileSync(path, 'utf8').split('\n').filter((line) => {
+          if (!line.trim()) return false;
+          try {
+            const step = (JSON.parse(line) as { step?: unknown }).step;
+            return typeof step !== 'number' || step <= resumedStep;
+          } catch {
+            return true; // not ours to judge: keep it
+          }
+        });
+        const tmp = tempPathFor(path);
+        writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
+        renameSync(tmp, path);
+      }
+    } catch (e) {
+      this.failure = e as Error;
+      return;
+    }
+    this.out = createWriteStream(path, { flags: 'a' });
     this.out.on('error', (e) => {
       this.failure ??= e;
       this.sub?.unsubscribe();
     });
-    // NaN and Infinity are not JSON: they are written as strings so a bad loss stays visible.
-    const replacer = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
-    this.sub = events.subscribe((e) => this.out?.write(`${JSON.stringify(e, replacer)}\n`));
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 /** The loss curve of a run as an SVG chart, rasterised to PNG with sharp when the run ends. */
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
@@ -22,6 +23,11 @@ export type LossCurveSinkOptions = {
   beta?: number;
   /** Plot log10(loss) (default false). */
   logScale?: boolean;
+  /**
+   * A JSONL log of earlier runs (the jsonl sink's file): when a run resumes from step S, the
+   * logged losses of steps up to S are drawn before its own, so the curve covers the whole run.
+   */
+  history?: string;
 };
 
 export interface CurvePoint {
@@ -66,6 +72,30 @@ export function lossCurveSvg(points: readonly CurvePoint[], options: { width?: n
   ].join('\n');
 }
 
+/** The step losses of a JSONL log up to `upTo` (the last logged value of a step wins), smoothed like the live curve. */
+function loggedPoints(path: string, upTo: number, beta: number): CurvePoint[] {
+  if (!existsSync(path)) return [];
+  const losses = new Map<number, number>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as { type?: string; step?: number; loss?: number | string };
+      if (e.type === 'step' && typeof e.step === 'number' && e.step <= upTo) losses.set(e.step, Number(e.loss));
+    } catch {
+      // a torn last line of a killed run: skip it
+    }
+  }
+  let m = 0;
+  let n = 0;
+  return [...losses].sort((a, b) => a[0] - b[0]).map(([step, loss]) => {
+    if (Number.isFinite(loss)) {
+      m = beta * m + (1 - beta) * loss;
+      n += 1;
+    }
+    return { step, loss, smoothed: n ? m / (1 - beta ** n) : NaN };
+  });
+}
+
 export class LossCurveSink implements TelemetrySink {
   readonly name: string;
   readonly points: CurvePoint[] = [];
@@ -79,7 +109,11 @@ export class LossCurveSink implements TelemetrySink {
 
   attach(events: Observable<TrainingEvent>): void {
     this.sub = events.pipe(smoothLoss(this.options.beta ?? 0.9)).subscribe((s) => this.points.push({ step: s.step, loss: s.loss, smoothed: s.smoothedLoss }));
-    const runSub = events.subscribe((e) => { if (e.type === 'run_start') this.title = `training loss (${e.runId})`; });
+    const runSub = events.subscribe((e) => {
+      if (e.type !== 'run_start') return;
+      this.title = `training loss (${e.runId})`;
+      if (e.resumedFrom && this.options.history) this.points.unshift(...loggedPoints(this.options.history, e.resumedFrom.step, this.options.beta ?? 0.9));
+    });
     this.sub.add(runSub);
   }
 
