@@ -1,8 +1,9 @@
 /** A JSON-lines log of every event: one object per line, appended as the run goes. */
-import { type WriteStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tempPathFor } from '../../io/atomic.ts';
+import { type WriteStream, createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tempPathFor } from '../../io/atomic.ts';
 import { PluginError, type PluginContainer } from '../../plugins/container.ts';
 import { TOKENS } from '../../plugins/tokens.ts';
 import type { TrainingEvent } from '../events.ts';
