@@ -2,16 +2,20 @@
  * Modules and optimisers to and from safetensors files. A module's file holds its state
  * dict under the dotted names PyTorch uses, so `safetensors.torch.load_file` + torch's
  * `load_state_dict` read it, and files written by PyTorch load here. An optimiser's file
- * holds its moment tensors (`state.{i}.exp_avg`), its hyper-parameters and its LR schedule's
- * state as metadata.
+ * holds its moment tensors (`state.{i}.exp_avg`) and its hyper-parameters as metadata, and
+ * the LR schedule's position (a resumed run must not restart its warm-up): the schedule given,
+ * else the LRScheduler attached to the optimiser (creating one attaches it), so it cannot be
+ * forgotten. Missing folders on the way to `path` are created (writeFileAtomic). For a whole
+ * training state in one atomic unit, use the trainer's checkpoints (core/train).
  */
 import type { Backend } from '../backend.ts';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module.ts';
-import type { Hyper, LrScheduleState, Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
+import type { Hyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
+import type { LRScheduler } from '../optim/schedule.ts';
 import type { Tensor } from '../tensor.ts';
 import { type EncodeOptions, SafetensorsError, loadSafetensors, saveSafetensors } from './safetensors.ts';
 
-/** Writes module.stateDict() (metadata {"format": "pt"} plus any given); missing folders are created. */
+/** Writes module.stateDict() (metadata {"format": "pt"} plus any given). */
 export async function saveModule(path: string, module: Module, options: EncodeOptions = {}): Promise<void> {
   await saveSafetensors(path, module.stateDict(), { ...options, metadata: { format: 'pt', ...options.metadata } });
 }
@@ -31,50 +35,53 @@ function releaseAll(tensors: ReadonlyMap<string, Tensor>): void {
 }
 
 const OPTIMIZER_META_KEY = 'optimizer';
-const SCHEDULE_META_KEY = 'lr_scheduler';
+const SCHEDULE_META_KEY = 'lr_schedule';
 
-/**
- * Writes the optimiser's moments and hyper-parameters, and the state of the LR schedule
- * attached to it (an LRScheduler attaches itself): resuming without the schedule would restart
- * the warmup and decay. For a whole training state (weights, optimiser, generators, data
- * position) in one atomic unit, use the trainer's checkpoints (core/train).
- */
-export async function saveOptimizer(path: string, optimizer: Optimizer<Hyper>): Promise<void> {
+export interface OptimizerFileOptions {
+  /** The LR schedule driving this optimiser: its step and base LRs are saved with it, and restored. Default: the one attached to the optimiser. */
+  schedule?: LRScheduler;
+}
+
+type Schedule = NonNullable<Optimizer<Hyper>['lrScheduler']> & { optimizer?: unknown };
+const scheduleOf = (optimizer: Optimizer<Hyper>, options: OptimizerFileOptions): Schedule | null => options.schedule ?? optimizer.lrScheduler;
+
+/** Writes the optimiser's moments and hyper-parameters, and the schedule's position when one is given. */
+export async function saveOptimizer(path: string, optimizer: Optimizer<Hyper>, options: OptimizerFileOptions = {}): Promise<void> {
   const sd = optimizer.stateDict();
+  const schedule = scheduleOf(optimizer, options);
+  if (options.schedule && options.schedule.optimizer !== optimizer) throw new SafetensorsError(`saveOptimizer ${path}: the schedule given drives another optimiser`);
   const metadata: Record<string, string> = { [OPTIMIZER_META_KEY]: JSON.stringify(sd.meta) };
-  if (optimizer.lrScheduler) metadata[SCHEDULE_META_KEY] = JSON.stringify(optimizer.lrScheduler.stateDict());
+  if (schedule) metadata[SCHEDULE_META_KEY] = JSON.stringify(schedule.stateDict());
   await saveSafetensors(path, sd.tensors, { metadata });
 }
 
 /**
- * Restores what saveOptimizer wrote. The schedule must match: a file with a schedule state
- * needs an LRScheduler attached to the optimiser (create it before loading), and an attached
- * LRScheduler needs a file that has one; either mismatch is an error, not a silent restart.
+ * Restores an optimiser (and its schedule) from saveOptimizer's file. A file with a schedule
+ * loaded without one, or one without a schedule given one, is an error: either way the learning
+ * rate after resuming would silently differ from the run that saved it.
  */
-export async function loadOptimizer(path: string, optimizer: Optimizer<Hyper>): Promise<void> {
+export async function loadOptimizer(path: string, optimizer: Optimizer<Hyper>, options: OptimizerFileOptions = {}): Promise<void> {
   const backend = optimizer.params[0]?.backend;
   const { tensors, metadata } = await loadSafetensors(path, { backend });
   try {
-    const parse = <T>(key: string): T | undefined => {
-      const text = metadata?.[key];
-      if (text === undefined) return undefined;
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw new SafetensorsError(`loadOptimizer ${path}: the '${key}' metadata is not valid JSON`);
-      }
-    };
-    const meta = parse<OptimizerStateDict['meta']>(OPTIMIZER_META_KEY);
+    const meta = metadata?.[OPTIMIZER_META_KEY];
     if (!meta) throw new SafetensorsError(`loadOptimizer ${path}: no '${OPTIMIZER_META_KEY}' metadata: not an optimiser checkpoint`);
-    const schedule = parse<LrScheduleState>(SCHEDULE_META_KEY);
-    if (schedule && !optimizer.lrScheduler) {
-      throw new SafetensorsError(`loadOptimizer ${path}: the file holds an LR schedule state (step ${schedule.lastStep}) but the optimiser has no LRScheduler: create the LRScheduler before loading`);
+    let parsed: OptimizerStateDict['meta'];
+    try {
+      parsed = JSON.parse(meta) as OptimizerStateDict['meta'];
+    } catch {
+      throw new SafetensorsError(`loadOptimizer ${path}: the '${OPTIMIZER_META_KEY}' metadata is not valid JSON`);
     }
-    if (!schedule && optimizer.lrScheduler) {
-      throw new SafetensorsError(`loadOptimizer ${path}: the optimiser has an LRScheduler but the file holds no schedule state (saved without one): the schedule would restart at step 0`);
+    const schedule = metadata?.[SCHEDULE_META_KEY];
+    const target = scheduleOf(optimizer, options);
+    if (schedule && !target) {
+      throw new SafetensorsError(`loadOptimizer ${path}: the file holds an LR schedule's state (${schedule}); create the optimiser's LRScheduler (or pass { schedule }) before loading`);
     }
-    optimizer.loadStateDict({ tensors, meta });
-    if (schedule) optimizer.lrScheduler!.loadStateDict(schedule);
+    if (!schedule && target) {
+      throw new SafetensorsError(`loadOptimizer ${path}: the optimiser has an LR schedule but the file holds none (saved without one): it would restart at step 0`);
+    }
+    optimizer.loadStateDict({ tensors, meta: parsed });
+    if (schedule) target!.loadStateDict(JSON.parse(schedule) as ReturnType<LRScheduler['stateDict']>);
   } finally {
     releaseAll(tensors); // loadStateDict copied what it needed
   }

@@ -57,9 +57,14 @@ describe('saveOptimizer / loadOptimizer carry the LR schedule', () => {
     b.sched!.step();
     a.sched!.step();
     expect(b.opt.lrs).toEqual(a.opt.lrs);
-    await expect(loadOptimizer(path, make(false).opt)).rejects.toThrow(/holds an LR schedule state \(step 4\) but the optimiser has no LRScheduler/);
+    await expect(loadOptimizer(path, make(false).opt)).rejects.toThrow(/holds an LR schedule's state \(\{"lastStep":4,.*create the optimiser's LRScheduler/);
     const plain = join(root, 'opt', 'plain.safetensors');
     await saveOptimizer(plain, make(false).opt);
-    await expect(loadOptimizer(plain, make(true).opt)).rejects.toThrow(/holds no schedule state/);
+    await expect(loadOptimizer(plain, make(true).opt)).rejects.toThrow(/the optimiser has an LR schedule but the file holds none/);
+    // Named explicitly: the same, and a schedule of another optimiser is refused.
+    const c = make(true);
+    await loadOptimizer(path, c.opt, { schedule: c.sched! });
+    expect(c.sched!.currentStep).toBe(4);
+    await expect(saveOptimizer(plain, make(false).opt, { schedule: c.sched! })).rejects.toThrow(/drives another optimiser/);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Runs the complete example of docs/training.md (it is examples/train-tiny.ts) as written, in a
- * scratch folder beside core/, twice: the second run, with more steps, resumes from the first.
+ * Runs the complete example of docs/training.md (it is examples/train-tiny.ts, which imports
+ * the core by path where the page uses the package name) in a scratch folder beside core/,
+ * twice: the second run, with more steps, resumes from the first.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -24,8 +25,10 @@ describe('docs/training.md', () => {
     const block = /<!-- file: train-tiny.ts -->\n```ts\n([\s\S]*?)```/.exec(md);
     expect(block).not.toBeNull();
     await mkdir(folder, { recursive: true });
-    expect(block![1]).toBe(await readFile(join(root, 'examples', 'train-tiny.ts'), 'utf8'));
-    await writeFile(join(folder, 'train-tiny.ts'), block![1]!);
+    // The page imports the package by name; the example file, inside the repository, by path.
+    const source = block![1]!.replace("from 'ctrlora-ts'", "from '../core/index.ts'");
+    expect(source).toBe(await readFile(join(root, 'examples', 'train-tiny.ts'), 'utf8'));
+    await writeFile(join(folder, 'train-tiny.ts'), source);
 
     const first = run([]);
     const m = /^step 400, last loss (\d+\.\d+)$/m.exec(first);

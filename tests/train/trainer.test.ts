@@ -2,7 +2,7 @@
  * The Trainer in process: the NaN/Inf guard, config-mismatch refusal, the event order, the
  * JSONL and PNG sinks on a real run, gradient accumulation, tidy() around every step.
  */
-import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -254,6 +254,7 @@ describe('Trainer: telemetry across a resume', () => {
     // The first process logs steps 1-3 but its last checkpoint is step 2 (as if killed after step 3).
     const a = sinks();
     const first = await tinyTrainer({ maxSteps: 3, telemetry: a.telemetry, checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2, atEnd: false } }).trainer.fit();
+    await appendFile(log, '{"type":"step","step":4,"lo'); // the torn last write of a killed process
     const b = sinks();
     const second = await tinyTrainer({ maxSteps: 5, telemetry: b.telemetry, checkpoint: { dir: join(dir, 'ckpt'), everySteps: 2 }, resume: 'latest' }).trainer.fit();
     const lines = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as TrainingEvent);

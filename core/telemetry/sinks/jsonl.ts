@@ -1,8 +1,9 @@
 /** A JSON-lines log of every event: one object per line, appended as the run goes. */
-import { type WriteStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tempPathFor } from '../../io/atomic.ts';
+import { type WriteStream, createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tempPathFor } from '../../io/atomic.ts';
 import { PluginError, type PluginContainer } from '../../plugins/container.ts';
 import { TOKENS } from '../../plugins/tokens.ts';
 import type { TrainingEvent } from '../events.ts';
@@ -37,16 +38,20 @@ export class JsonlSink implements TelemetrySink {
   }
 
   /**
-   * Opens the log for appending. A run resumed from step S first drops the log's events of
-   * steps after S (the killed run logged them, the resumed run does them again), so the log
+   * Opens the log for appending. A line without its newline at the end of the file is the torn
+   * write of a killed run: it is dropped. A run resumed from step S also drops the log's events
+   * of steps after S (the killed run logged them, the resumed run does them again), so the log
    * holds each step once.
    */
   private open(resumedStep: number | undefined): void {
     const path = this.options.path;
     try {
-      if (resumedStep !== undefined && existsSync(path)) {
-        const kept = readFileSync(path, 'utf8').split('\n').filter((line) => {
-          if (!line.trim()) return false;
+      if (existsSync(path)) {
+        const text = readFileSync(path, 'utf8');
+        const lines = text.split('\n');
+        const torn = lines.pop() !== ''; // the piece after the last newline
+        const kept = lines.filter((line) => {
+          if (resumedStep === undefined || !line.trim()) return true;
           try {
             const step = (JSON.parse(line) as { step?: unknown }).step;
             return typeof step !== 'number' || step <= resumedStep;
@@ -54,9 +59,11 @@ export class JsonlSink implements TelemetrySink {
             return true; // not ours to judge: keep it
           }
         });
-        const tmp = tempPathFor(path);
-        writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
-        renameSync(tmp, path);
+        if (torn || kept.length !== lines.length) {
+          const tmp = tempPathFor(path);
+          writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
+          renameSync(tmp, path);
+        }
       }
     } catch (e) {
       this.failure = e as Error;

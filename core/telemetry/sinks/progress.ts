@@ -40,7 +40,7 @@ export class ProgressSink implements TelemetrySink {
           hideCursor: false,
           clearOnComplete: false,
         }, cliProgress.Presets.shades_classic);
-        this.bar.start(e.totalSteps ?? 0, 0, this.fields);
+        this.bar.start(e.totalSteps ?? 0, e.resumedFrom?.step ?? 0, this.fields); // a resumed run starts where it stopped
       } else if (e.type === 'warning') {
         // Print the warning on its own line, then redraw the bar below it where it was.
         const bar = this.bar;
