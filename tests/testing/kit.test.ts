@@ -47,7 +47,7 @@ describe('arbitraries', () => {
   it('broadcastableShapes broadcast, to one of the two shapes, and either may be the smaller', () => {
     let smallFirst = 0;
     fc.assert(fc.property(broadcastableShapes(), ([a, b]) => {
-      const out = broadcastShapes(a, b);
+      const out = broadcastShapes('test', a, b);
       expect([a.join(), b.join()]).toContain(out.join());
       if (out.join() !== a.join()) smallFirst++;
     }));
