@@ -13,12 +13,13 @@
  * data's own source/ (see dataset.ts for what a dataset cannot apply). The loader's other
  * options (split, flip, skipInvalid, ...) pass through.
  */
+import { resolve as resolvePath } from 'node:path';
 import { type AnyContainer, provide } from '../../core/plugins/any-container.ts';
-import type { PluginContainer } from '../../core/plugins/container.ts';
+import { type PluginContainer, createRunContainer } from '../../core/plugins/container.ts';
+import type { PluginContext } from '../../core/plugins/recipe.ts';
 import { TOKENS, type ConditionBlender, type ConditionExtractor, type Dataset } from '../../core/plugins/tokens.ts';
 import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
 import { extractorByName, register as registerExtractors } from '../../plugins/conditions/index.ts';
-import { createRunContainer } from '../../core/plugins/container.ts';
 import { DentalDataset, type DentalDatasetOptions, type DentalSample } from './dataset.ts';
 import { ProceduralDentalDataset, type ProceduralDentalOptions } from './procedural-dataset.ts';
 
@@ -61,7 +62,7 @@ const LOADER_OPTIONS = ['root', 'split', 'valFraction', 'splitSeed', 'flip', 'fl
 const PROCEDURAL_OPTIONS = ['count', 'seed'];
 
 /** The recipe-plugin entry point (see the module comment for the options). */
-export async function register(container: PluginContainer, options: Readonly<Record<string, unknown>> = {}): Promise<void> {
+export async function register(container: PluginContainer, options: Readonly<Record<string, unknown>> = {}, context?: PluginContext): Promise<void> {
   // An option the chosen dataset does not read (a typo, or a loader option without `root`) is an error, not ignored.
   const known = [...COMMON_OPTIONS, ...(options.root !== undefined ? LOADER_OPTIONS : PROCEDURAL_OPTIONS)];
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
@@ -78,7 +79,8 @@ export async function register(container: PluginContainer, options: Readonly<Rec
     ...(extractor !== undefined ? { extractor: pickExtractor(container, extractor), extractorOptions } : {}),
   };
   if (root !== undefined) {
-    await registerDentalDataset(container, root, { ...(rest as DentalDatasetOptions), width, height: height ?? width, ...condition });
+    // a relative root resolves against the recipe's folder, like the recipe's module paths
+    await registerDentalDataset(container, context ? resolvePath(context.baseDir, root) : root, { ...(rest as DentalDatasetOptions), width, height: height ?? width, ...condition });
   } else {
     const procedural = blender === undefined && extractor === undefined ? { blender: pickBlender(container, 'mask-composite') } : condition;
     registerProceduralDataset(container, { count, seed, width, height: height ?? width, ...procedural });
