@@ -23,9 +23,9 @@ export function checkConditionSource(o: ConditionSource, where: string): void {
   }
 }
 
-/** Describes the source for logs and dataset.json: `blend:alpha`, `extract:canny`, or null (none configured). */
+/** Describes the source for logs: `blender alpha`, `extractor canny`, or null (none configured). */
 export function conditionLabel(o: ConditionSource): string | null {
-  return o.blender ? `blend:${o.blender.name}` : o.extractor ? `extract:${o.extractor.name}` : null;
+  return o.blender ? `blender ${o.blender.name}` : o.extractor ? `extractor ${o.extractor.name}` : null;
 }
 
 /**
