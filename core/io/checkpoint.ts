@@ -4,20 +4,17 @@
  * `load_state_dict` read it, and files written by PyTorch load here. An optimiser's file
  * holds its moment tensors (`state.{i}.exp_avg`) and its hyper-parameters as metadata, and
  * the LR schedule's position when one is given (a resumed run must not restart its warm-up).
- * Missing folders on the way to `path` are created.
+ * Missing folders on the way to `path` are created (writeFileAtomic).
  */
 import type { Backend } from '../backend.ts';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module.ts';
 import type { Hyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
 import type { LRScheduler } from '../optim/schedule.ts';
 import type { Tensor } from '../tensor.ts';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { type EncodeOptions, SafetensorsError, loadSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Writes module.stateDict() (metadata {"format": "pt"} plus any given). */
 export async function saveModule(path: string, module: Module, options: EncodeOptions = {}): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   await saveSafetensors(path, module.stateDict(), { ...options, metadata: { format: 'pt', ...options.metadata } });
 }
 
@@ -49,7 +46,6 @@ export async function saveOptimizer(path: string, optimizer: Optimizer<Hyper>, o
   if (options.schedule && options.schedule.optimizer !== optimizer) throw new SafetensorsError(`saveOptimizer ${path}: the schedule given drives another optimiser`);
   const metadata: Record<string, string> = { [OPTIMIZER_META_KEY]: JSON.stringify(sd.meta) };
   if (options.schedule) metadata[SCHEDULE_META_KEY] = JSON.stringify(options.schedule.stateDict());
-  await mkdir(dirname(path), { recursive: true });
   await saveSafetensors(path, sd.tensors, { metadata });
 }
 
