@@ -7,7 +7,8 @@
  * - every other ```ts / ```js block runs as its own module, in the page's scratch folder as the
  *   working directory, after the code of a `<!-- setup ... -->` comment right above it (the
  *   objects a fragment talks about, hidden from the rendered page like rustdoc's `#` lines);
- *   a ```ts block after `<!-- file: ... -->` runs too when it imports nothing from its own page;
+ *   a file block runs too unless it exports (a module other files import), is a test file
+ *   (`*.test.ts`: your test runner runs those), or a ```sh block below runs it;
  * - a ```json block must parse;
  * - in a ```sh block, `npx tsx FILE` of a page file runs it, and the `# ` lines after it are
  *   its expected output. Other shell lines (npm scripts) are not run here.
@@ -81,13 +82,14 @@ describe.each(pages)('%s', (page) => {
       await writeFile(join(dir, b.file!), b.body);
     }
     const written = new Set(blocks.filter((b) => b.file).map((b) => b.file!));
+    const runBySh = new Set(blocks.filter((b) => b.lang === 'sh').flatMap((b) => [...b.body.matchAll(/^npx tsx (\S+)$/gm)].map((m) => m[1]!)));
     for (const [i, b] of blocks.entries()) {
       const where = `${page}:${b.line}`;
       if (b.lang === 'json') {
         expect(() => JSON.parse(b.body), where).not.toThrow();
       } else if (code(b)) {
         // a module of the page (a plugin another file imports) is not run on its own
-        if (b.file && /^export /m.test(b.body)) continue;
+        if (b.file && (/^export /m.test(b.body) || b.file.endsWith('.test.ts') || runBySh.has(b.file))) continue;
         const name = `block-${String(i).padStart(2, '0')}.${b.lang.startsWith('j') ? 'mjs' : 'ts'}`;
         const atRoot = /from '\.\/examples\//.test(b.body);
         const file = b.file ? join(dir, b.file) : atRoot ? join(root, `.docs-run-${process.pid}-${page.replace(/[/.]/g, '_')}-${name}`) : join(dir, name);
