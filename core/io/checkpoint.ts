@@ -2,14 +2,11 @@
  * Modules and optimisers to and from safetensors files. A module's file holds its state
  * dict under the dotted names PyTorch uses, so `safetensors.torch.load_file` + torch's
  * `load_state_dict` read it, and files written by PyTorch load here. An optimiser's file
- * holds its moment tensors (`state.{i}.exp_avg`) and its hyper-parameters as metadata, and
- * the LR schedule's position when one is given (a resumed run must not restart its warm-up).
- * Missing folders on the way to `path` are created (writeFileAtomic).
+ * holds its moment tensors (`state.{i}.exp_avg`) and its hyper-parameters as metadata.
  */
 import type { Backend } from '../backend.ts';
 import type { LoadStateDictOptions, LoadStateDictResult, Module } from '../nn/module.ts';
 import type { Hyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
-import type { LRScheduler } from '../optim/schedule.ts';
 import type { Tensor } from '../tensor.ts';
 import { type EncodeOptions, SafetensorsError, loadSafetensors, saveSafetensors } from './safetensors.ts';
 
@@ -33,28 +30,13 @@ function releaseAll(tensors: ReadonlyMap<string, Tensor>): void {
 }
 
 const OPTIMIZER_META_KEY = 'optimizer';
-const SCHEDULE_META_KEY = 'lr_schedule';
 
-export interface OptimizerFileOptions {
-  /** The LR schedule driving this optimiser: its step and base LRs are saved with it, and restored. */
-  schedule?: LRScheduler;
-}
-
-/** Writes the optimiser's moments and hyper-parameters, and the schedule's position when one is given. */
-export async function saveOptimizer(path: string, optimizer: Optimizer<Hyper>, options: OptimizerFileOptions = {}): Promise<void> {
+export async function saveOptimizer(path: string, optimizer: Optimizer<Hyper>): Promise<void> {
   const sd = optimizer.stateDict();
-  if (options.schedule && options.schedule.optimizer !== optimizer) throw new SafetensorsError(`saveOptimizer ${path}: the schedule given drives another optimiser`);
-  const metadata: Record<string, string> = { [OPTIMIZER_META_KEY]: JSON.stringify(sd.meta) };
-  if (options.schedule) metadata[SCHEDULE_META_KEY] = JSON.stringify(options.schedule.stateDict());
-  await saveSafetensors(path, sd.tensors, { metadata });
+  await saveSafetensors(path, sd.tensors, { metadata: { [OPTIMIZER_META_KEY]: JSON.stringify(sd.meta) } });
 }
 
-/**
- * Restores an optimiser (and its schedule) from saveOptimizer's file. A file with a schedule
- * loaded without one, or one without a schedule given one, is an error: either way the learning
- * rate after resuming would silently differ from the run that saved it.
- */
-export async function loadOptimizer(path: string, optimizer: Optimizer<Hyper>, options: OptimizerFileOptions = {}): Promise<void> {
+export async function loadOptimizer(path: string, optimizer: Optimizer<Hyper>): Promise<void> {
   const backend = optimizer.params[0]?.backend;
   const { tensors, metadata } = await loadSafetensors(path, { backend });
   try {
@@ -66,15 +48,7 @@ export async function loadOptimizer(path: string, optimizer: Optimizer<Hyper>, o
     } catch {
       throw new SafetensorsError(`loadOptimizer ${path}: the '${OPTIMIZER_META_KEY}' metadata is not valid JSON`);
     }
-    const schedule = metadata?.[SCHEDULE_META_KEY];
-    if (schedule && !options.schedule) {
-      throw new SafetensorsError(`loadOptimizer ${path}: the file holds an LR schedule's state (${schedule}); pass { schedule } to restore it with the optimiser`);
-    }
-    if (!schedule && options.schedule) {
-      throw new SafetensorsError(`loadOptimizer ${path}: a schedule was given but the file holds none (saved without { schedule })`);
-    }
     optimizer.loadStateDict({ tensors, meta: parsed });
-    if (schedule) options.schedule!.loadStateDict(JSON.parse(schedule) as ReturnType<LRScheduler['stateDict']>);
   } finally {
     releaseAll(tensors); // loadStateDict copied what it needed
   }

@@ -4,6 +4,6 @@ export {
   type SafetensorsHeader, type TensorEntry, type DecodedTensor, type TensorLike, type EncodeOptions, type LoadOptions, type ReadableDtype, type WritableDtype,
 } from './safetensors.ts';
 export { writeFileAtomic } from './atomic.ts';
-export { saveModule, loadModule, saveOptimizer, loadOptimizer, type OptimizerFileOptions } from './checkpoint.ts';
+export { saveModule, loadModule, saveOptimizer, loadOptimizer } from './checkpoint.ts';
 export { halfToFloat, floatToHalf, bf16ToFloat, floatToBf16 } from './half.ts';
 export { parseStrictJson, JsonSyntaxError, type JsonValue } from './strict-json.ts';
