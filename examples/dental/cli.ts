@@ -14,7 +14,7 @@ import cliProgress from 'cli-progress';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../plugins/blenders/index.ts';
 import { DentalDataset } from './dataset.ts';
 import { generateDataset } from './generate.ts';
-import { loadDentalRecipe, recipeOption, recipeSettings, withRecipe } from './recipe.ts';
+import { loadDentalRecipe, recipeOption, recipeSettings, withRecipe } from './recipe-file.ts';
 import { blendPreviewPng, sampleGridPng } from './preview.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {

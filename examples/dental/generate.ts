@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { conditionLabel, type ConditionSource } from './condition.ts';
 import { encodePng } from './image-io.ts';
-import { type DentalRecipe, conditionFrom, loadDentalRecipe } from './recipe.ts';
+import { type DentalRecipe, conditionFrom, loadDentalRecipe } from './recipe-file.ts';
 import { generateSample, MAP_NAMES, type GeneratedSample } from './sample.ts';
 
 export interface GenerateOptions {

@@ -56,8 +56,9 @@ describe('the packed package', () => {
     }
     expect(files.filter((f) => f.startsWith('tests/') || f.startsWith('examples/'))).toEqual([]);
     expect(files.filter((f) => /(?<!\.d)\.ts$/.test(f) && !f.startsWith('core/backends/native/'))).toEqual([]);
-    // the native addon builds on install from these: binding.gyp and its sources travel when the checkout has them
-    if (existsSync(join(root, 'binding.gyp'))) expect(files).toContain('binding.gyp');
+    // the native addon builds on install from its folder (binding.gyp, C++ sources, build script), never from a local build
+    if (existsSync(join(root, 'core', 'backends', 'native', 'binding.gyp'))) expect(files).toContain('core/backends/native/binding.gyp');
+    expect(files.filter((f) => f.startsWith('core/backends/native/build/'))).toEqual([]);
   });
 
   it('trains a small model from plain ESM JavaScript', async () => {
