@@ -45,6 +45,8 @@ export class PluginContainer {
   readonly di: DependencyContainer;
   private readonly registry = new Map<InjectionToken<unknown>, Registration[]>();
   private readonly selected = new Map<InjectionToken<unknown>, string>();
+  /** Called before each registration here; a recipe build uses it to refuse a name that is already taken. */
+  guard: ((token: InjectionToken<unknown>, name: string) => void) | null = null;
 
   constructor(readonly parent: PluginContainer | null = null, di?: DependencyContainer) {
     this.di = di ?? (parent ? parent.di.createChildContainer() : tsyringeRoot.createChildContainer());
@@ -65,6 +67,7 @@ export class PluginContainer {
     if (keys.length !== 1 || !['useValue', 'useClass', 'useFactory'].includes(keys[0]!)) {
       throw new PluginError(`register(${tokenKind(token)}, '${name}'): the provider must have exactly one of useValue, useClass, useFactory (got ${keys.join(', ') || 'none'})`);
     }
+    this.guard?.(token, name);
     const list = this.registry.get(token) ?? [];
     const kept = list.filter((r) => r.name !== name);
     kept.push({ name, provider: provider as Provider<unknown> });

@@ -11,15 +11,18 @@
  *     "select": { "ConditionBlender": "my-blend" }
  *   }
  *
- * Relative module paths resolve against the config file's folder, which register() also gets
- * (`context.baseDir`) to resolve the file paths in its options. Each build makes a
- * fresh child container, so every run starts from the same plugins.
+ * Every relative path in a recipe resolves against the config file's folder: module paths
+ * here, file options in register() (it gets `context.baseDir`), and the recipe's own keys in
+ * the code that reads them (`recipePath`). A plugin may not register a name that is already
+ * registered for its kind (by an earlier plugin, or in the parent container: the bundled
+ * plugins an application puts there) unless its entry says `"override": true`. Each build makes
+ * a fresh child container, so every run starts from the same plugins.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginContainer, PluginError, createRunContainer, rootContainer } from './container.ts';
-import { TOKENS } from './tokens.ts';
+import { TOKENS, tokenKind } from './tokens.ts';
 
 export type PluginOptions = Readonly<Record<string, unknown>>;
 
@@ -40,6 +43,8 @@ export interface PluginEntry {
   /** A built-in plugin name (see `builtinPlugins`). */
   use?: string;
   options?: PluginOptions;
+  /** This plugin replaces registrations of the same kind and name made before it (else that is an error). */
+  override?: boolean;
 }
 
 export interface RecipeConfig {
@@ -74,7 +79,10 @@ function checkConfig(config: unknown): asserts config is RecipeConfig {
   if (!Array.isArray(plugins)) throw new PluginError('recipe config needs a "plugins" array');
   plugins.forEach((p: unknown, i) => {
     if (typeof p !== 'object' || p === null) throw new PluginError(`recipe config: plugins[${i}] must be an object`);
-    const { module, use, options } = p as PluginEntry;
+    const { module, use, options, override } = p as PluginEntry;
+    const extra = Object.keys(p).filter((k) => !['module', 'use', 'options', 'override'].includes(k));
+    if (extra.length) throw new PluginError(`recipe config: plugins[${i}] has unknown key ${extra.map((k) => `"${k}"`).join(', ')}; an entry takes "module" or "use", "options", "override"`);
+    if (override !== undefined && typeof override !== 'boolean') throw new PluginError(`recipe config: plugins[${i}].override must be true or false`);
     if ((module === undefined) === (use === undefined)) throw new PluginError(`recipe config: plugins[${i}] needs exactly one of "module" or "use"`);
     if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
       throw new PluginError(`recipe config: plugins[${i}].options must be an object`);
@@ -112,13 +120,45 @@ export async function loadPlugin(entry: PluginEntry, options: BuildRecipeOptions
   return mod as PluginModule;
 }
 
-/** Builds a run container from a config: loads and registers every plugin in order, then applies `select`. */
+/** A path from a recipe (one of its own keys), resolved against the recipe's folder. */
+export function recipePath(baseDir: string, path: string): string {
+  return resolvePath(baseDir, path);
+}
+
+const entryLabel = (entry: PluginEntry, i: number) => `plugins[${i}] (${entry.module ?? `use ${entry.use}`})`;
+
+/**
+ * Builds a run container from a config: loads and registers every plugin in order, then
+ * applies `select`. A name registered twice for one kind is an error naming both plugins,
+ * unless the later entry has `"override": true`; an override that replaces nothing is an error too.
+ */
 export async function buildRecipe(config: RecipeConfig, options: BuildRecipeOptions = {}): Promise<PluginContainer> {
   checkConfig(config);
   const run = createRunContainer(options.parent ?? rootContainer);
-  for (const entry of config.plugins) {
-    const plugin = await loadPlugin(entry, options);
-    await plugin.register(run, entry.options ?? {}, { baseDir: options.baseDir ?? process.cwd() });
+  /** Who registered each kind's names in this build. */
+  const owners = new Map<unknown, Map<string, number>>();
+  try {
+    for (const [i, entry] of config.plugins.entries()) {
+      const plugin = await loadPlugin(entry, options);
+      let replaced = false;
+      run.guard = (token, name) => {
+        const mine = owners.get(token) ?? new Map<string, number>();
+        owners.set(token, mine);
+        const owner = mine.get(name);
+        if (owner !== i && run.has(token, name)) {
+          const before = owner === undefined ? 'the parent container (the bundled plugins)' : entryLabel(config.plugins[owner]!, owner);
+          if (!entry.override) {
+            throw new PluginError(`recipe: ${entryLabel(entry, i)} registers ${tokenKind(token)} '${name}', a name ${before} already registered; rename it, or add "override": true to this entry to replace it`);
+          }
+          replaced = true;
+        }
+        mine.set(name, i);
+      };
+      await plugin.register(run, entry.options ?? {}, { baseDir: options.baseDir ?? process.cwd() });
+      if (entry.override && !replaced) throw new PluginError(`recipe: ${entryLabel(entry, i)} says "override": true but replaced no registration; remove "override"`);
+    }
+  } finally {
+    run.guard = null;
   }
   for (const [kind, name] of Object.entries(config.select ?? {})) {
     const token = (TOKENS as Record<string, (typeof TOKENS)[keyof typeof TOKENS]>)[kind];
@@ -129,7 +169,7 @@ export async function buildRecipe(config: RecipeConfig, options: BuildRecipeOpti
 }
 
 /** Reads a JSON recipe file and builds it; relative module paths resolve against the file's folder. */
-export async function buildRecipeFile(path: string, options: Omit<BuildRecipeOptions, 'baseDir'> = {}): Promise<{ config: RecipeConfig; container: PluginContainer }> {
+export async function buildRecipeFile(path: string, options: Omit<BuildRecipeOptions, 'baseDir'> = {}): Promise<{ config: RecipeConfig; container: PluginContainer; baseDir: string }> {
   let config: unknown;
   try {
     config = JSON.parse(await readFile(path, 'utf8'));
@@ -137,5 +177,6 @@ export async function buildRecipeFile(path: string, options: Omit<BuildRecipeOpt
     throw new PluginError(`could not read recipe config ${path}: ${(e as Error).message}`);
   }
   checkConfig(config);
-  return { config, container: await buildRecipe(config, { ...options, baseDir: dirname(resolvePath(path)) }) };
+  const baseDir = dirname(resolvePath(path));
+  return { config, container: await buildRecipe(config, { ...options, baseDir }), baseDir };
 }

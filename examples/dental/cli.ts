@@ -17,6 +17,7 @@ import cliProgress from 'cli-progress';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../plugins/blenders/index.ts';
 import { DentalDataset } from './dataset.ts';
 import { generateDataset } from './generate.ts';
+import { loadDentalRecipe, recipeOption, recipeSettings, withRecipe } from './recipe-file.ts';
 import { blendPreviewPng, sampleGridPng } from './preview.ts';
 import { addRecipeCommands, mainJob } from './recipe/commands.ts';
 
@@ -81,15 +82,25 @@ program
   .option('--size <px>', 'width and height of every image in pixels', integer(16, 4096), 128)
   .option('--width <px>', 'image width in pixels (overrides --size)', integer(16, 4096))
   .option('--height <px>', 'image height in pixels (overrides --size)', integer(16, 4096))
-  .addOption(new Option('-b, --blender <name>', 'blender that makes source/ from lighting + segmentation').choices(blenderNames).default('mask-composite'))
+  .option('-b, --blender <name>', `blender that makes source/ from lighting + segmentation: ${blenderNames.join(', ')}, or one a --recipe registers ` +
+    '(default: the recipe\'s selected ConditionBlender, else mask-composite)')
   .option('--blend-option <key=value>', 'an option for the blender, repeatable; values are JSON (e.g. weight=0.3)', keyValue, {})
+  .option('-e, --extractor <name>', 'make source/ from the target render with a condition extractor instead (canny, soft-edges, or one a --recipe registers)')
+  .option('--extract-option <key=value>', 'an option for the extractor, repeatable; values are JSON (e.g. low=40)', keyValue, {})
+  .addOption(recipeOption())
   .option('-w, --workers <n>', 'worker threads rendering in parallel (1: on the main thread)', integer(1, 64), Math.min(2, availableParallelism()))
   .option('--overwrite', 'write into a folder that already has files (files of the same name are replaced)', false)
   .option('--no-progress', 'do not show the progress bar')
-  .action(async (o: {
-    out: string; count: number; seed: number; size: number; width?: number; height?: number; blender: string;
-    blendOption: Record<string, unknown>; workers: number; overwrite: boolean; progress: boolean;
-  }) => {
+  .action(async (flags: {
+    out: string; count: number; seed: number; size: number; width?: number; height?: number; blender?: string;
+    blendOption: Record<string, unknown>; extractor?: string; extractOption: Record<string, unknown>; recipe?: string;
+    workers: number; overwrite: boolean; progress: boolean;
+  }, command: Command) => {
+    const recipe = await loadDentalRecipe(flags.recipe);
+    const o = withRecipe(command, flags, recipeSettings(recipe, 'generate', {
+      out: 'path', count: 'integer', seed: 'integer', size: 'integer', width: 'integer', height: 'integer',
+      blender: 'string', blendOption: 'object', extractor: 'string', extractOption: 'object', workers: 'integer',
+    }));
     const width = o.width ?? o.size, height = o.height ?? o.size;
     const bar = o.progress
       ? new cliProgress.SingleBar({
@@ -102,13 +113,16 @@ program
     process.once('SIGINT', () => stop.abort(new Error('generate: interrupted; nothing was written to ' + o.out)));
     try {
       const r = await generateDataset({
-        outDir: o.out, count: o.count, seed: o.seed, width, height, blender: o.blender, blenderOptions: o.blendOption,
+        outDir: o.out, count: o.count, seed: o.seed, width, height,
+        ...(o.blender !== undefined ? { blender: o.blender } : {}), blenderOptions: o.blendOption,
+        ...(o.extractor !== undefined ? { extractor: o.extractor } : {}), extractorOptions: o.extractOption,
+        ...(recipe.file ? { recipe: recipe.file } : {}),
         workers: o.workers, overwrite: o.overwrite, signal: stop.signal,
         // started at the first sample, so an early error (a non-empty folder, a bad option) prints no empty bar
         onProgress: (done) => (done === 1 ? bar?.start(o.count, 1) : bar?.update(done)),
       });
       bar?.stop();
-      console.log(`wrote ${r.records.length} samples (${width}x${height}, seed ${o.seed}, blender ${o.blender}) to ${o.out} in ${r.seconds.toFixed(1)} s`);
+      console.log(`wrote ${r.records.length} samples (${width}x${height}, seed ${o.seed}, ${r.condition}) to ${o.out} in ${r.seconds.toFixed(1)} s`);
     } catch (e) {
       bar?.stop();
       throw e;
@@ -150,9 +164,9 @@ program
   .description('Open a dataset folder with the loader (CtrLoRA prompt.json, target/lighting/segmentation folders, or generator output), decode every image once, and report. Reads only.')
   .argument('<dir>', 'dataset folder')
   .option('--skip-invalid', 'report bad samples as warnings and count them instead of stopping at the first', false)
-  .addOption(new Option('-b, --blender <name>', 'blender for the folders layout').choices(blenderNames).default('mask-composite'))
-  .action(async (dir: string, o: { skipInvalid: boolean; blender: string }) => {
-    const ds = await DentalDataset.open(dir, { skipInvalid: o.skipInvalid, verify: 'decode', blender: blenderByName(blenders, o.blender) });
+  .addOption(new Option('-b, --blender <name>', 'make the condition with this blender (needed for the folders layout; on generated data it replaces source/)').choices(blenderNames))
+  .action(async (dir: string, o: { skipInvalid: boolean; blender?: string }) => {
+    const ds = await DentalDataset.open(dir, { skipInvalid: o.skipInvalid, verify: 'decode', ...(o.blender ? { blender: blenderByName(blenders, o.blender) } : {}) });
     const first = await ds.get(0);
     console.log(`${ds.root}: layout ${ds.layout}, ${ds.length} usable samples, ${ds.skipped.length} skipped`);
     console.log(`first: ${first.name}: "${first.prompt}"`);

@@ -7,6 +7,10 @@
  *      the dataset folder (the source is the condition image);
  *  (b) folders `target/`, `lighting/`, `segmentation/` matched by file name (extension may
  *      differ); the prompt comes from the target's file name, the condition from a blender.
+ * A configured condition source (condition.ts) always applies: a `blender` remakes the
+ * condition from lighting + segmentation (also in the generated layout, instead of its baked
+ * source/), an `extractor` derives it from the target; a blender on data without those maps
+ * (layout a) is an error at open. Without either, the data's own source is used.
  * Every file is checked when the dataset is opened (exists, inside the folder, a readable
  * image, same size as the rest of its sample); a bad one is a clear error naming it, or, with
  * `skipInvalid`, a warning, a skipped sample and a count at the end. Images are decoded when a
@@ -17,7 +21,8 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import { Generator } from '../../core/random.ts';
-import type { ConditionBlender, Dataset, Image } from '../../core/plugins/tokens.ts';
+import type { ConditionBlender, ConditionExtractor, Dataset, Image } from '../../core/plugins/tokens.ts';
+import { checkConditionSource, makeCondition, type ConditionSource } from './condition.ts';
 import { parseSampleName, promptFor, swapLeftRight } from './prompt.ts';
 import { sampleSeed, type Jaw, type View } from './scene.ts';
 
@@ -62,7 +67,10 @@ export interface DentalDatasetOptions {
   /** Skip bad samples with a warning instead of failing. */
   skipInvalid?: boolean;
   warn?: (message: string) => void;
-  /** Makes the condition from lighting + segmentation in the folders layout (required there). */
+  /**
+   * Makes the condition from lighting + segmentation (required in the folders layout; in the
+   * generated layout it replaces source/; an error on data with no lighting/segmentation maps).
+   */
   blender?: ConditionBlender;
   blenderOptions?: Readonly<Record<string, unknown>>;
   /**
@@ -70,6 +78,9 @@ export interface DentalDatasetOptions {
    * 'edges']`), matched to the target by file name: a missing folder or file is a missing pair.
    */
   maps?: readonly string[];
+  /** Makes the condition from the target render instead (canny, soft edges, a user's extractor). */
+  extractor?: ConditionExtractor;
+  extractorOptions?: Readonly<Record<string, unknown>>;
 }
 
 export class DentalDataError extends Error {
@@ -140,7 +151,7 @@ export class DentalDataset implements Dataset<DentalSample> {
     private readonly entries: Entry[],
     /** Files skipped at open (with `skipInvalid`), each with its reason. */
     readonly skipped: ReadonlyArray<{ file: string; reason: string }>,
-    private readonly o: Required<Omit<DentalDatasetOptions, 'blender' | 'blenderOptions' | 'warn' | 'maps'>> & Pick<DentalDatasetOptions, 'blender' | 'blenderOptions' | 'maps'>,
+    private readonly o: Required<Omit<DentalDatasetOptions, keyof ConditionSource | 'warn' | 'maps'>> & ConditionSource & Pick<DentalDatasetOptions, 'maps'>,
   ) {}
 
   get length(): number {
@@ -162,6 +173,8 @@ export class DentalDataset implements Dataset<DentalSample> {
       blender: options.blender,
       blenderOptions: options.blenderOptions,
       maps: options.maps,
+      extractor: options.extractor,
+      extractorOptions: options.extractorOptions,
     };
     const warn = options.warn ?? ((m: string) => console.warn(m));
     for (const k of ['width', 'height'] as const) {
@@ -183,6 +196,11 @@ export class DentalDataset implements Dataset<DentalSample> {
       warn(`dental dataset: skipping ${file}: ${reason}`);
     };
 
+    try {
+      checkConditionSource(o, 'DentalDataset');
+    } catch (e) {
+      throw new DentalDataError((e as Error).message);
+    }
     const hasPromptJson = await exists(join(absRoot, 'prompt.json'));
     const hasMaps = (await exists(join(absRoot, 'lighting'))) && (await exists(join(absRoot, 'segmentation')));
     let layout: DentalLayout;
@@ -203,6 +221,9 @@ export class DentalDataset implements Dataset<DentalSample> {
     }
     if (hasPromptJson) {
       layout = hasMaps ? 'generated' : 'prompt-json';
+      if (o.blender && !hasMaps) {
+        throw new DentalDataError(`DentalDataset: blender "${o.blender.name}" cannot apply to ${absRoot}: it has prompt.json with source images but no lighting/ and segmentation/ folders to blend; drop the blender to train on source/, or use an extractor`);
+      }
       const lighting = hasMaps ? await listImages(join(absRoot, 'lighting')) : null;
       const segmentation = hasMaps ? await listImages(join(absRoot, 'segmentation')) : null;
       const lines = (await readFile(join(absRoot, 'prompt.json'), 'utf8')).split(/\r?\n/);
@@ -251,7 +272,7 @@ export class DentalDataset implements Dataset<DentalSample> {
       }
     } else if ((await exists(join(absRoot, 'target'))) && hasMaps) {
       layout = 'folders';
-      if (!o.blender) throw new DentalDataError('DentalDataset: the folders layout (target/, lighting/, segmentation/) needs a blender to make the condition image');
+      if (!o.blender && !o.extractor) throw new DentalDataError('DentalDataset: the folders layout (target/, lighting/, segmentation/) needs a blender (e.g. mask-composite) or an extractor to make the condition image');
       const targets = await listImages(join(absRoot, 'target'));
       const lighting = await listImages(join(absRoot, 'lighting'));
       const segmentation = await listImages(join(absRoot, 'segmentation'));
@@ -372,9 +393,10 @@ export class DentalDataset implements Dataset<DentalSample> {
     const target = await this.load(e.target, false, flip, 'signed');
     const lighting = e.lighting ? await this.load(e.lighting, false, flip, 'unit') : undefined;
     const segmentation = e.segmentation ? await this.load(e.segmentation, true, flip, 'unit') : undefined;
-    let condition: Image;
-    if (e.source) condition = await this.load(e.source, false, flip, 'unit');
-    else condition = this.o.blender!.blend(lighting!, segmentation!, this.o.blenderOptions);
+    const unitTarget = this.o.extractor ? { ...target, data: target.data.map((v) => (v + 1) / 2) } : target;
+    let condition = makeCondition(this.o, { target: unitTarget, ...(lighting ? { lighting } : {}), ...(segmentation ? { segmentation } : {}) }, `DentalDataset ${e.name}`);
+    // no configured source: the data's own condition (open() refuses the folders layout without one)
+    condition ??= await this.load(e.source!, false, flip, 'unit');
     let maps: Record<string, Image> | undefined;
     if (e.maps) {
       maps = {};

@@ -3,7 +3,8 @@
  *
  *   <out>/target/upper_front_00017.png      the realistic render (what the model learns to produce)
  *   <out>/lighting/…  segmentation/…  depth/…  normal/…  edges/…   aligned condition maps
- *   <out>/source/…                           lighting + segmentation through the chosen blender
+ *   <out>/source/…                           the condition: lighting + segmentation through the chosen blender,
+ *                                            or the target through the chosen extractor
  *   <out>/prompt.json                        CtrLoRA layout: JSON Lines {"source","target","prompt"}
  *   <out>/dataset.json                       how it was made (seed, size, count, blender, maps)
  *
@@ -17,8 +18,9 @@
 import { mkdir, mkdtemp, readdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
+import { conditionLabel, type ConditionSource } from './condition.ts';
 import { encodePng } from './image-io.ts';
+import { type DentalRecipe, conditionFrom, loadDentalRecipe } from './recipe-file.ts';
 import { generateSample, MAP_NAMES, type GeneratedSample } from './sample.ts';
 
 export interface GenerateOptions {
@@ -27,8 +29,13 @@ export interface GenerateOptions {
   seed: number;
   width: number;
   height: number;
-  blender: string;
+  /** The condition (source/): a blender's name, or an extractor's (default: the recipe's selection, else mask-composite). */
+  blender?: string;
   blenderOptions?: Record<string, unknown>;
+  extractor?: string;
+  extractorOptions?: Record<string, unknown>;
+  /** A recipe file whose plugins (a user's blender or extractor) the names above are looked up among; worker threads load it too. */
+  recipe?: string;
   /** Worker threads (1: render on this thread). */
   workers: number;
   /** Write into a folder that already has files. */
@@ -44,19 +51,26 @@ export interface PromptRecord {
   prompt: string;
 }
 
-const blenders = blenderContainer();
-function blenderFor(name: string) {
-  return blenderByName(blenders, name);
+/** What a sample needs to know (also what a worker thread gets). */
+export type SampleSettings = Pick<GenerateOptions, 'seed' | 'width' | 'height' | 'blender' | 'blenderOptions' | 'extractor' | 'extractorOptions' | 'recipe'>;
+
+/** The recipe of a run, built once per thread (plugins are modules: a worker builds its own). */
+const recipes = new Map<string | undefined, Promise<DentalRecipe>>();
+
+async function conditionFor(o: SampleSettings): Promise<ConditionSource> {
+  let recipe = recipes.get(o.recipe);
+  if (!recipe) recipes.set(o.recipe, (recipe = loadDentalRecipe(o.recipe)));
+  return conditionFrom(await recipe, o, 'mask-composite');
 }
 
 /** Renders and writes sample `index`; returns its prompt.json record. */
-export async function writeSample(outDir: string, index: number, o: Omit<GenerateOptions, 'outDir' | 'count' | 'workers'>): Promise<PromptRecord> {
-  const s: GeneratedSample = generateSample(index, { seed: o.seed, width: o.width, height: o.height, blender: blenderFor(o.blender), blenderOptions: o.blenderOptions });
+export async function writeSample(outDir: string, index: number, o: SampleSettings): Promise<PromptRecord> {
+  const s: GeneratedSample = generateSample(index, { seed: o.seed, width: o.width, height: o.height, ...(await conditionFor(o)) });
   await Promise.all(MAP_NAMES.map(async (m) => writeFile(join(outDir, m, s.fileName), await encodePng(s.maps[m]))));
   return { source: `source/${s.fileName}`, target: `target/${s.fileName}`, prompt: s.prompt };
 }
 
-function checkOptions(o: GenerateOptions): void {
+async function checkOptions(o: GenerateOptions): Promise<ConditionSource> {
   const int = (name: string, v: number, min: number) => {
     if (!Number.isInteger(v) || v < min) throw new RangeError(`generate: option ${name} must be an integer >= ${min}, got ${v}`);
   };
@@ -65,7 +79,7 @@ function checkOptions(o: GenerateOptions): void {
   int('width', o.width, 16);
   int('height', o.height, 16);
   int('workers', o.workers, 1);
-  blenderFor(o.blender); // fails early, listing the blenders, on an unknown name
+  return conditionFor(o); // fails early, listing the registered names, on an unknown blender or extractor
 }
 
 /** The entries of `dir`, or none when it does not exist yet. */
@@ -95,8 +109,9 @@ async function publish(staging: string, outDir: string, outHasFiles: boolean): P
   await rm(staging, { recursive: true, force: true });
 }
 
-export async function generateDataset(o: GenerateOptions): Promise<{ records: PromptRecord[]; seconds: number }> {
-  checkOptions(o);
+/** The run's records, its time, and its condition source as `blender alpha` or `extractor canny`. */
+export async function generateDataset(o: GenerateOptions): Promise<{ records: PromptRecord[]; seconds: number; condition: string }> {
+  const condition = await checkOptions(o);
   const started = performance.now();
   const existing = await entriesOf(o.outDir);
   if (existing.length > 0 && !o.overwrite) {
@@ -107,9 +122,9 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
   await mkdir(dirname(outDir), { recursive: true });
   const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
   try {
-    const records = await writeAll(staging, o);
+    const records = await writeAll(staging, o, condition);
     await publish(staging, outDir, existing.length > 0);
-    return { records, seconds: (performance.now() - started) / 1000 };
+    return { records, seconds: (performance.now() - started) / 1000, condition: conditionLabel(condition)! };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
@@ -117,13 +132,16 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
 }
 
 /** Renders every sample into `dir` (an empty folder), then writes prompt.json and dataset.json. */
-async function writeAll(dir: string, o: GenerateOptions): Promise<PromptRecord[]> {
+async function writeAll(dir: string, o: GenerateOptions, condition: ConditionSource): Promise<PromptRecord[]> {
   for (const m of MAP_NAMES) await mkdir(join(dir, m));
   const records: PromptRecord[] = new Array(o.count);
   let done = 0;
   const tick = () => o.onProgress?.(++done, o.count);
   const workers = Math.min(o.workers, o.count);
-  const sampleOptions = { seed: o.seed, width: o.width, height: o.height, blender: o.blender, blenderOptions: o.blenderOptions };
+  const sampleOptions: SampleSettings = {
+    seed: o.seed, width: o.width, height: o.height, blender: condition.blender?.name, blenderOptions: o.blenderOptions,
+    extractor: condition.extractor?.name, extractorOptions: o.extractorOptions, recipe: o.recipe,
+  };
   if (workers <= 1) {
     for (let i = 0; i < o.count; i++) {
       o.signal?.throwIfAborted();
@@ -163,7 +181,10 @@ async function writeAll(dir: string, o: GenerateOptions): Promise<PromptRecord[]
   const meta = {
     generator: 'ctrlora-ts examples/dental procedural generator',
     seed: o.seed, count: o.count, width: o.width, height: o.height,
-    blender: o.blender, blenderOptions: o.blenderOptions ?? {},
+    ...(condition.extractor
+      ? { extractor: condition.extractor.name, extractorOptions: o.extractorOptions ?? {} }
+      : { blender: condition.blender!.name, blenderOptions: o.blenderOptions ?? {} }),
+    ...(o.recipe ? { recipe: o.recipe } : {}),
     maps: MAP_NAMES,
     layout: 'CtrLoRA prompt.json (JSON Lines: source, target, prompt) plus one folder per map, files matched by name',
   };

@@ -3,17 +3,17 @@
  * (seed, i), with the loader's conventions (target in [-1, 1], condition from the blender in
  * [0, 1]), so a recipe can train on procedural data without writing files.
  */
-import type { ConditionBlender, Dataset, Image } from '../../core/plugins/tokens.ts';
+import type { Dataset, Image } from '../../core/plugins/tokens.ts';
+import { type ConditionSource, checkConditionSource } from './condition.ts';
 import type { DentalSample } from './dataset.ts';
 import { generateSample } from './sample.ts';
 
-export interface ProceduralDentalOptions {
+/** The condition comes from the blender (over lighting + segmentation) or the extractor (over the target); one is required. */
+export interface ProceduralDentalOptions extends ConditionSource {
   count: number;
   seed: number;
   width: number;
   height: number;
-  blender: ConditionBlender;
-  blenderOptions?: Readonly<Record<string, unknown>>;
 }
 
 function toSigned(img: Image): Image {
@@ -24,6 +24,8 @@ export class ProceduralDentalDataset implements Dataset<DentalSample> {
   readonly name = 'dental-procedural';
   constructor(private readonly o: ProceduralDentalOptions) {
     if (!Number.isInteger(o.count) || o.count < 1) throw new RangeError(`ProceduralDentalDataset: count must be an integer >= 1, got ${o.count}`);
+    checkConditionSource(o, 'ProceduralDentalDataset');
+    if (!o.blender && !o.extractor) throw new Error('ProceduralDentalDataset: set a blender or an extractor to make the condition image');
   }
 
   get length(): number {

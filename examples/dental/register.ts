@@ -6,14 +6,20 @@
  * As a recipe plugin (`{ "module": "./examples/dental/register.ts", "options": {...} }`),
  * `register` reads its options: `root` (a dataset folder: the loader, registered as "dental")
  * or no root (the procedural generator, registered as "dental-procedural", with `count`,
- * `seed`, `width`, `height`); `blender` names the ConditionBlender for the condition image
- * (looked up among the container's blenders, else the bundled ones; default mask-composite);
- * the loader's other options (split, flip, skipInvalid, ...) pass through.
+ * `seed`, `width`, `height`). The condition image: `blender` names a ConditionBlender (over
+ * lighting + segmentation) or `extractor` a ConditionExtractor (over the target: canny,
+ * soft-edges, a user's), each looked up among the container's registrations, else the bundled
+ * ones; with neither, the procedural dataset blends with mask-composite and the loader uses the
+ * data's own source/ (see dataset.ts for what a dataset cannot apply). The loader's other
+ * options (split, flip, skipInvalid, ...) pass through.
  */
+import { resolve as resolvePath } from 'node:path';
 import { type AnyContainer, provide } from '../../core/plugins/any-container.ts';
-import type { PluginContainer } from '../../core/plugins/container.ts';
-import { TOKENS, type ConditionBlender, type Dataset } from '../../core/plugins/tokens.ts';
+import { type PluginContainer, createRunContainer } from '../../core/plugins/container.ts';
+import type { PluginContext } from '../../core/plugins/recipe.ts';
+import { TOKENS, type ConditionBlender, type ConditionExtractor, type Dataset } from '../../core/plugins/tokens.ts';
 import { blenderByName, blenderContainer } from '../../plugins/blenders/index.ts';
+import { extractorByName, register as registerExtractors } from '../../plugins/conditions/index.ts';
 import { DentalDataset, type DentalDatasetOptions, type DentalSample } from './dataset.ts';
 import { ProceduralDentalDataset, type ProceduralDentalOptions } from './procedural-dataset.ts';
 
@@ -44,12 +50,19 @@ function pickBlender(container: PluginContainer, name: string): ConditionBlender
   return blenderByName(blenderContainer(), name);
 }
 
-const COMMON_OPTIONS = ['blender', 'blenderOptions', 'width', 'height'];
+function pickExtractor(container: PluginContainer, name: string): ConditionExtractor {
+  if (container.has(TOKENS.ConditionExtractor, name)) return container.resolve(TOKENS.ConditionExtractor, name);
+  const bundled = createRunContainer();
+  registerExtractors(bundled);
+  return extractorByName(bundled, name);
+}
+
+const COMMON_OPTIONS = ['blender', 'blenderOptions', 'extractor', 'extractorOptions', 'width', 'height'];
 const LOADER_OPTIONS = ['root', 'split', 'valFraction', 'splitSeed', 'flip', 'flipSeed', 'verify', 'skipInvalid'];
 const PROCEDURAL_OPTIONS = ['count', 'seed'];
 
 /** The recipe-plugin entry point (see the module comment for the options). */
-export async function register(container: PluginContainer, options: Readonly<Record<string, unknown>> = {}): Promise<void> {
+export async function register(container: PluginContainer, options: Readonly<Record<string, unknown>> = {}, context?: PluginContext): Promise<void> {
   // An option the chosen dataset does not read (a typo, or a loader option without `root`) is an error, not ignored.
   const known = [...COMMON_OPTIONS, ...(options.root !== undefined ? LOADER_OPTIONS : PROCEDURAL_OPTIONS)];
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
@@ -57,11 +70,19 @@ export async function register(container: PluginContainer, options: Readonly<Rec
     const which = options.root !== undefined ? `the dataset folder loader (with "root")` : `the procedural dataset (no "root")`;
     throw new Error(`examples/dental/register.ts: unknown option ${unknown.map((k) => `"${k}"`).join(', ')} for ${which}; it takes ${known.map((k) => `"${k}"`).join(', ')}`);
   }
-  const { root, blender = 'mask-composite', blenderOptions, count = 2000, seed = 0, width = 128, height, ...rest } = options as Record<string, never>;
-  const chosen = pickBlender(container, blender);
+  const { root, blender, blenderOptions, extractor, extractorOptions, count = 2000, seed = 0, width = 128, height, ...rest } = options as Record<string, never>;
+  if (blender !== undefined && extractor !== undefined) {
+    throw new Error(`examples/dental/register.ts: both "blender" ("${blender}") and "extractor" ("${extractor}") are set; the condition comes from one of them`);
+  }
+  const condition = {
+    ...(blender !== undefined ? { blender: pickBlender(container, blender), blenderOptions } : {}),
+    ...(extractor !== undefined ? { extractor: pickExtractor(container, extractor), extractorOptions } : {}),
+  };
   if (root !== undefined) {
-    await registerDentalDataset(container, root, { ...(rest as DentalDatasetOptions), width, height: height ?? width, blender: chosen, blenderOptions });
+    // a relative root resolves against the recipe's folder, like the recipe's module paths
+    await registerDentalDataset(container, context ? resolvePath(context.baseDir, root) : root, { ...(rest as DentalDatasetOptions), width, height: height ?? width, ...condition });
   } else {
-    registerProceduralDataset(container, { count, seed, width, height: height ?? width, blender: chosen, blenderOptions });
+    const procedural = blender === undefined && extractor === undefined ? { blender: pickBlender(container, 'mask-composite') } : condition;
+    registerProceduralDataset(container, { count, seed, width, height: height ?? width, ...procedural });
   }
 }

@@ -3,8 +3,9 @@
  * rendered maps, the edges (canny on the target), the blended condition (`source`), the file
  * name and the prompt. Used by the dataset writer, the procedural Dataset and the previews.
  */
-import type { ConditionBlender, Image } from '../../core/plugins/tokens.ts';
+import type { Image } from '../../core/plugins/tokens.ts';
 import { CannyExtractor } from '../../plugins/conditions/canny.ts';
+import { type ConditionSource, makeCondition } from './condition.ts';
 import { promptFor, sampleFileName } from './prompt.ts';
 import { renderScene } from './render.ts';
 import { sampleScene, type Jaw, type View } from './scene.ts';
@@ -22,12 +23,11 @@ export interface GeneratedSample {
   maps: Record<MapName, Image>;
 }
 
-export interface SampleOptions {
+/** `source` (the condition) comes from the blender or the extractor of the ConditionSource; one is required. */
+export interface SampleOptions extends ConditionSource {
   seed: number;
   width: number;
   height: number;
-  blender: ConditionBlender;
-  blenderOptions?: Readonly<Record<string, unknown>>;
 }
 
 const canny = new CannyExtractor();
@@ -36,7 +36,8 @@ export function generateSample(index: number, o: SampleOptions): GeneratedSample
   const spec = sampleScene(o.seed, index);
   const r = renderScene(spec, o.width, o.height);
   const edges = canny.extract(r.target, { low: 60, high: 140, sigma: 0.6 });
-  const source = o.blender.blend(r.lighting, r.segmentation, o.blenderOptions);
+  const source = makeCondition(o, { target: r.target, lighting: r.lighting, segmentation: r.segmentation }, `sample ${index}`);
+  if (!source) throw new Error('generateSample: no condition source: set a blender or an extractor');
   return {
     index,
     jaw: spec.jaw,

@@ -46,7 +46,7 @@ describe('the dental plugins in a framework recipe', () => {
     expect(ds.name).toBe('dental');
     expect(ds.length).toBe(2);
     const build = (options: Record<string, unknown>) => buildRecipe({ plugins: [{ module: './examples/dental/register.ts', options }] }, { baseDir: process.cwd() });
-    await expect(build({ count: 2, width: 16, flip: 'random' })).rejects.toThrow(/unknown option "flip" for the procedural dataset \(no "root"\); it takes "blender", "blenderOptions", "width", "height", "count", "seed"/);
-    await expect(build({ root: dir, skipinvalid: true, count: 3 })).rejects.toThrow(/unknown option "skipinvalid", "count" for the dataset folder loader \(with "root"\); it takes "blender", "blenderOptions", "width", "height", "root", "split"/);
+    await expect(build({ count: 2, width: 16, flip: 'random' })).rejects.toThrow(/unknown option "flip" for the procedural dataset \(no "root"\); it takes "blender", "blenderOptions", "extractor", "extractorOptions", "width", "height", "count", "seed"/);
+    await expect(build({ root: dir, skipinvalid: true, count: 3 })).rejects.toThrow(/unknown option "skipinvalid", "count" for the dataset folder loader \(with "root"\); it takes "blender", "blenderOptions", "extractor", "extractorOptions", "width", "height", "root", "split"/);
   });
 });

@@ -11,6 +11,7 @@ import {
   avgPool2d, concat, conv2d, embedding, groupNorm, layerNorm, pad, rand, randint, randn, upsampleNearest2d, where,
 } from '../../core/index.ts';
 import { nativeBackend, nativeLabel, nativeSkip } from '../native/suite.ts';
+import { broadcastableShapes, convGeometries, seeds, shapes } from '../../core/testing/index.ts';
 import { MODES, backendFor, compareWithReference } from './harness.ts';
 
 /**
@@ -18,16 +19,8 @@ import { MODES, backendFor, compareWithReference } from './harness.ts';
  * driver), so they get fewer; GPUJS_RUNS=n asks for n everywhere (a deeper hunt).
  */
 const runsFor = (mode: string) => ({ numRuns: Number(process.env.GPUJS_RUNS) || (mode === 'headlessgl' ? 1 : mode === 'cpu' || mode === 'webasm' ? 6 : 3) });
-const dim = fc.integer({ min: 1, max: 5 });
-const shapeArb = fc.array(dim, { minLength: 1, maxLength: 3 });
-const seedArb = fc.integer({ min: 0, max: 1_000_000 });
-
-/** A shape and a second shape broadcastable to it (dims set to 1, leading dims dropped). */
-const broadcastPair = shapeArb.chain((s) =>
-  fc.tuple(fc.constant(s), fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }), fc.nat({ max: s.length - 1 })).map(
-    ([shape, ones, drop]) => [shape, shape.map((d, i) => (ones[i] ? 1 : d)).slice(drop)] as const,
-  ),
-);
+const shapeArb = shapes();
+const seedArb = seeds();
 
 /** Inputs inside each unary op's domain (log, sqrt, rsqrt need positive values). */
 function unaryInput(op: UnaryOp, shape: number[], seed: number): Tensor {
@@ -73,10 +66,9 @@ describe.each(SUITES)('$label against the reference', ({ skip, make, runs }) => 
 
   it('broadcasting binary ops and their gradients', () => {
     fc.assert(
-      fc.property(broadcastPair, fc.boolean(), seedArb, ([sa, sb], swap, seed) => {
+      fc.property(broadcastableShapes(), seedArb, ([s1, s2], seed) => {
         for (const op of BINARY_OPS) {
           compareWithReference(backend, () => {
-            const [s1, s2] = swap ? [sb, sa] : [sa, sb];
             // pow: positive bases (a negative base to a fractional power is NaN everywhere).
             const a = (op === 'pow' ? rand([...s1], { seed, low: 0.5, high: 2 }) : randn([...s1], { seed })).requiresGrad_();
             const b = (op === 'div' ? rand([...s2], { seed: seed + 1, low: 0.5, high: 2 }) : randn([...s2], { seed: seed + 1 })).requiresGrad_();
@@ -84,7 +76,7 @@ describe.each(SUITES)('$label against the reference', ({ skip, make, runs }) => 
             if (COMPARISONS.has(op)) return [y];
             y.mul(randn(y.shape, { seed: seed + 2 })).sum().backward();
             return [y, a.grad, b.grad];
-          }, { rtol: 2e-5, reduction: 25 }, `binary ${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`);
+          }, { rtol: 2e-5, reduction: 25 }, `binary ${op} ${JSON.stringify(s1)} ${JSON.stringify(s2)}`);
         }
       }),
       RUNS,
@@ -151,27 +143,17 @@ describe.each(SUITES)('$label against the reference', ({ skip, make, runs }) => 
 
   it('conv2d with stride, padding, dilation and groups, and both gradients', () => {
     fc.assert(
-      fc.property(
-        fc.record({
-          n: fc.integer({ min: 1, max: 2 }), groups: fc.integer({ min: 1, max: 2 }), cpg: fc.integer({ min: 1, max: 3 }), opg: fc.integer({ min: 1, max: 2 }),
-          h: fc.integer({ min: 3, max: 7 }), w: fc.integer({ min: 3, max: 7 }), kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }),
-          stride: fc.integer({ min: 1, max: 2 }), padding: fc.integer({ min: 0, max: 1 }), dilation: fc.integer({ min: 1, max: 2 }),
-        }),
-        seedArb,
-        (g, seed) => {
-          const C = g.groups * g.cpg;
-          const O = g.groups * g.opg;
-          if ((g.kh - 1) * g.dilation + 1 > g.h + 2 * g.padding || (g.kw - 1) * g.dilation + 1 > g.w + 2 * g.padding) return;
-          compareWithReference(backend, () => {
-            const x = randn([g.n, C, g.h, g.w], { seed }).requiresGrad_();
-            const w = randn([O, g.cpg, g.kh, g.kw], { seed: seed + 1 }).requiresGrad_();
-            const bias = randn([O], { seed: seed + 2 }).requiresGrad_();
-            const y = conv2d(x, w, bias, { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.groups });
-            y.mul(randn(y.shape, { seed: seed + 3 })).sum().backward();
-            return [y, x.grad, w.grad, bias.grad];
-          }, { reduction: g.n * g.h * g.w * Math.max(g.cpg * g.kh * g.kw, 1), termMax: 16 }, `conv2d ${JSON.stringify(g)}`);
-        },
-      ),
+      fc.property(convGeometries({ maxChannelsPerGroup: 3, maxSize: 7 }), seedArb, (g, seed) => {
+        compareWithReference(backend, () => {
+          const x = randn([g.batch, g.inChannels, g.height, g.width], { seed }).requiresGrad_();
+          const w = randn([g.outChannels, g.inChannels / g.groups, ...g.kernel], { seed: seed + 1 }).requiresGrad_();
+          const bias = randn([g.outChannels], { seed: seed + 2 }).requiresGrad_();
+          const y = conv2d(x, w, bias, { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.groups });
+          y.mul(randn(y.shape, { seed: seed + 3 })).sum().backward();
+          return [y, x.grad, w.grad, bias.grad];
+          // the weight gradient sums over batch and output pixels; the input gradient over out-channels x kernel
+        }, { reduction: g.batch * g.outHeight * g.outWidth * Math.max((g.inChannels / g.groups) * g.kernel[0] * g.kernel[1], g.outChannels / g.groups * g.kernel[0] * g.kernel[1], 1), termMax: 16 }, `conv2d ${JSON.stringify(g)}`);
+      }),
       RUNS,
     );
   });

@@ -4,6 +4,7 @@
  * word tokenizer next to the recipe, and TOKENS.Sampler samples the same image as the same
  * models wired by hand.
  */
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PluginError, type SampleRequest, TOKENS, buildRecipe, buildRecipeFile, noGrad, rand } from '../../core/index.ts';
@@ -21,6 +22,12 @@ const condition = rand([1, 3, 16, 16], { seed: 9 });
 const request: SampleRequest = { prompt: 'a lit molar', conditions: [{ image: condition }], steps: 2, width: 16, height: 16, seed: 5, guidanceScale: 2 };
 
 describe('a tiny diffusion stack from a JSON recipe', () => {
+  it('is the recipe docs/diffusion.md shows', async () => {
+    const md = await readFile(fileURLToPath(new URL('../../docs/diffusion.md', import.meta.url)), 'utf8');
+    const shown = /<!-- file: recipe.json -->\n```json\n([\s\S]*?)```/.exec(md)![1]!;
+    expect(shown).toBe(await readFile(fileURLToPath(new URL('../fixtures/tiny-diffusion/recipe.json', import.meta.url)), 'utf8'));
+  });
+
   it('registers every plugin by name and samples deterministically, as the hand-wired stack does', async () => {
     const { container } = await buildRecipeFile(RECIPE);
     expect(Object.fromEntries(container.catalogue())).toEqual({

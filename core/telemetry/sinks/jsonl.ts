@@ -1,6 +1,6 @@
 /** A JSON-lines log of every event: one object per line, appended as the run goes. */
 import { type WriteStream, createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tempPathFor } from '../../io/atomic.ts';
@@ -8,6 +8,7 @@ import { PluginError, type PluginContainer } from '../../plugins/container.ts';
 import { TOKENS } from '../../plugins/tokens.ts';
 import type { TrainingEvent } from '../events.ts';
 import type { TelemetrySink } from '../sink.ts';
+import type { PluginContext } from '../../plugins/recipe.ts';
 
 export type JsonlSinkOptions = {
   name?: string;
@@ -85,8 +86,10 @@ export class JsonlSink implements TelemetrySink {
   }
 }
 
-/** Plugin entry: registers a JSONL sink writing to options.path. */
-export function register(container: PluginContainer, options: JsonlSinkOptions): void {
-  const sink = new JsonlSink(options);
+/** Plugin entry: registers a JSONL sink writing to options.path (relative: to the recipe's folder). */
+export function register(container: PluginContainer, options: JsonlSinkOptions, context?: PluginContext): void {
+  // a relative path in a recipe resolves against the recipe's folder, like its module paths
+  const path = typeof options.path === 'string' && context ? resolvePath(context.baseDir, options.path) : options.path;
+  const sink = new JsonlSink({ ...options, path });
   container.register(TOKENS.TelemetrySink, sink.name, { useValue: sink });
 }

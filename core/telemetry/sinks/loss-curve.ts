@@ -1,7 +1,7 @@
 /** The loss curve of a run as an SVG chart, rasterised to PNG with sharp when the run ends. */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../../io/atomic.ts';
@@ -10,6 +10,7 @@ import { TOKENS } from '../../plugins/tokens.ts';
 import type { TrainingEvent } from '../events.ts';
 import { smoothLoss } from '../operators.ts';
 import type { TelemetrySink } from '../sink.ts';
+import type { PluginContext } from '../../plugins/recipe.ts';
 
 export type LossCurveSinkOptions = {
   name?: string;
@@ -135,8 +136,10 @@ export class LossCurveSink implements TelemetrySink {
   }
 }
 
-/** Plugin entry: registers a loss-curve sink writing options.path. */
-export function register(container: PluginContainer, options: LossCurveSinkOptions): void {
-  const sink = new LossCurveSink(options);
+/** Plugin entry: registers a loss-curve sink writing options.path (relative: to the recipe's folder). */
+export function register(container: PluginContainer, options: LossCurveSinkOptions, context?: PluginContext): void {
+  // a relative path in a recipe resolves against the recipe's folder, like its module paths
+  const path = typeof options.path === 'string' && context ? resolvePath(context.baseDir, options.path) : options.path;
+  const sink = new LossCurveSink({ ...options, path });
   container.register(TOKENS.TelemetrySink, sink.name, { useValue: sink });
 }
