@@ -62,7 +62,7 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
   });
 
   // Each ISA is capped by CTRLORA_NATIVE_ISA in a child process (the choice is made once per process).
-  it.each(['avx2', 'portable'])('the %s GEMM path agrees with the reference', (isa) => {
+  it.each(['avx2', 'portable'])('the %s GEMM and unary kernels agree with the reference', (isa) => {
     const script = `
       import { NativeBackend } from './core/backends/native/index.ts';
       import { randn, conv2d, withBackend, ReferenceBackend } from './core/index.ts';
@@ -71,10 +71,12 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
         const b = randn([77, 53], { seed: 2 }).requiresGrad_();
         const x = randn([3, 6, 11, 9], { seed: 3 }).requiresGrad_();
         const w = randn([10, 3, 3, 3], { seed: 4 }).requiresGrad_();
+        const u = randn([999], { seed: 5, std: 3 }).requiresGrad_();
         const y = a.matmul(b);
         const c = conv2d(x, w, null, { padding: 1, stride: 2, groups: 2 });
-        y.square().sum().add(c.square().sum()).backward();
-        return [y, c, a.grad, b.grad, x.grad, w.grad].map((t) => Array.from(t.toArray()));
+        const un = u.silu().add(u.sigmoid()).add(u.mul(0.3).exp()).add(u.gelu()).add(u.tanh());
+        y.square().sum().add(c.square().sum()).add(un.square().sum()).backward();
+        return [y, c, un, a.grad, b.grad, x.grad, w.grad, u.grad].map((t) => Array.from(t.toArray()));
       };
       const nb = new NativeBackend({ threads: 2 });
       console.log(JSON.stringify({ isa: nb.isa, got: withBackend(nb, f), want: withBackend(new ReferenceBackend(), f) }));`;
