@@ -25,7 +25,7 @@ function workload(): Tensor[] {
   const b = randn([130, 211], { seed: 2 }).requiresGrad_();
   const x = randn([2, 24, 19, 21], { seed: 3 }).requiresGrad_();
   const w = randn([32, 12, 3, 3], { seed: 4 }).requiresGrad_();
-  // tall and narrow: the GEMM runs it transposed (C^T = B^T A^T) to fill its register tiles
+  // tall and narrow: the gradient of `narrow` (200x300 @ 300x12) runs transposed, C^T = B^T A^T
   const tall = randn([300, 200], { seed: 5 }).requiresGrad_();
   const narrow = randn([200, 12], { seed: 6 }).requiresGrad_();
   const mm = a.matmul(b);
