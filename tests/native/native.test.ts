@@ -101,6 +101,20 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
     expect(() => b.unary('exp', y)).toThrow(/disposed/);
   });
 
+  it('keeps no reference to storages it hands out: one never disposed is garbage-collected with its buffer', async () => {
+    const b = nativeBackend();
+    let collected = false;
+    const registry = new FinalizationRegistry<string>(() => {
+      collected = true;
+    });
+    (() => registry.register(b.unary('neg', b.upload(new Float32Array(1 << 16))), 'storage'))();
+    for (let i = 0; i < 50 && !collected; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(collected).toBe(true);
+  });
+
   it('a tidy() training step allocates nothing after warm-up: pool, live storages and heap stay flat over 400 steps', () => {
     const b = nativeBackend();
     withBackend(b, () => {
