@@ -7,8 +7,10 @@ import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { container as tsyringe } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
+import { ADDON_PATH } from '../../core/backends/native/addon.ts';
 import { NativeBackend, NativeStorage, nativeStatus, register } from '../../core/backends/native/index.ts';
 import {
   AdamW, ArgumentError, Conv2d, GroupNorm, Linear, Module, PluginContainer, TOKENS, type Tensor, conv2d, groupNorm, layerNorm, rand, randn, tidy, withBackend,
@@ -25,7 +27,7 @@ function workload(): Tensor[] {
   const b = randn([130, 211], { seed: 2 }).requiresGrad_();
   const x = randn([2, 24, 19, 21], { seed: 3 }).requiresGrad_();
   const w = randn([32, 12, 3, 3], { seed: 4 }).requiresGrad_();
-  // tall and narrow: the GEMM runs it transposed (C^T = B^T A^T) to fill its register tiles
+  // tall and narrow: the gradient of `narrow` (200x300 @ 300x12) runs transposed, C^T = B^T A^T
   const tall = randn([300, 200], { seed: 5 }).requiresGrad_();
   const narrow = randn([200, 12], { seed: 6 }).requiresGrad_();
   const mm = a.matmul(b);
@@ -62,7 +64,7 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
   });
 
   // Each ISA is capped by CTRLORA_NATIVE_ISA in a child process (the choice is made once per process).
-  it.each(['avx2', 'portable'])('the %s GEMM path agrees with the reference', (isa) => {
+  it.each(['avx2', 'portable'])('the %s GEMM and unary kernels agree with the reference', (isa) => {
     const script = `
       import { NativeBackend } from './core/backends/native/index.ts';
       import { randn, conv2d, withBackend, ReferenceBackend } from './core/index.ts';
@@ -71,10 +73,12 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
         const b = randn([77, 53], { seed: 2 }).requiresGrad_();
         const x = randn([3, 6, 11, 9], { seed: 3 }).requiresGrad_();
         const w = randn([10, 3, 3, 3], { seed: 4 }).requiresGrad_();
+        const u = randn([999], { seed: 5, std: 3 }).requiresGrad_();
         const y = a.matmul(b);
         const c = conv2d(x, w, null, { padding: 1, stride: 2, groups: 2 });
-        y.square().sum().add(c.square().sum()).backward();
-        return [y, c, a.grad, b.grad, x.grad, w.grad].map((t) => Array.from(t.toArray()));
+        const un = u.silu().add(u.sigmoid()).add(u.mul(0.3).exp()).add(u.gelu()).add(u.tanh());
+        y.square().sum().add(c.square().sum()).add(un.square().sum()).backward();
+        return [y, c, un, a.grad, b.grad, x.grad, w.grad, u.grad].map((t) => Array.from(t.toArray()));
       };
       const nb = new NativeBackend({ threads: 2 });
       console.log(JSON.stringify({ isa: nb.isa, got: withBackend(nb, f), want: withBackend(new ReferenceBackend(), f) }));`;
@@ -85,6 +89,24 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
     expect(ran).toBe(isa);
     got.forEach((g, i) => expectClose(Float32Array.from(g), Float32Array.from(want[i]!), { reduction: 2 * 45 * 77, termMax: 64, rtol: 1e-4 }, `${isa} output ${i}`));
   }, 120_000);
+
+  it('Node worker threads sharing the addon run large products at once and get them right', async () => {
+    // Each thread's loop owns the pool while it runs; a loop started meanwhile runs serially.
+    const body = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData);
+      addon.setThreads(2);
+      const n = 300, a = new Float32Array(n * n).fill(1), b = new Float32Array(n * n).fill(2), c = new Float32Array(n * n);
+      let ok = true;
+      for (let i = 0; i < 60; i++) { addon.matmul(a, b, c, 1, n, n, n, false, false); ok &&= c.every((v) => v === 2 * n); }
+      parentPort.postMessage(ok);`;
+    const runs = [0, 1, 2].map(() => new Promise<boolean>((resolve, reject) => {
+      const w = new Worker(body, { eval: true, workerData: ADDON_PATH });
+      w.once('message', resolve);
+      w.once('error', reject);
+    }));
+    expect(await Promise.all(runs)).toEqual([true, true, true]);
+  });
 
   it('reuses released buffers by size: a dispose and an equal-size kernel allocate nothing', () => {
     const b = nativeBackend();
@@ -97,6 +119,20 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
     expect(Array.from(z.data)).toEqual([-1, -2, -3, -4, -5]);
     expect(() => (y as NativeStorage).data).toThrow(/disposed/);
     expect(() => b.unary('exp', y)).toThrow(/disposed/);
+  });
+
+  it('keeps no reference to storages it hands out: one never disposed is garbage-collected with its buffer', async () => {
+    const b = nativeBackend();
+    let collected = false;
+    const registry = new FinalizationRegistry<string>(() => {
+      collected = true;
+    });
+    (() => registry.register(b.unary('neg', b.upload(new Float32Array(1 << 16))), 'storage'))();
+    for (let i = 0; i < 50 && !collected; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(collected).toBe(true);
   });
 
   it('a tidy() training step allocates nothing after warm-up: pool, live storages and heap stay flat over 400 steps', () => {

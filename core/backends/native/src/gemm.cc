@@ -44,23 +44,43 @@ static Gemm transposed(const Gemm& g) {
 }
 
 /**
- * Whether C^T = B^T A^T fills the register tiles better: a C narrower than one column panel
- * (a 4x4 feature map has 16 columns) but tall wastes most of each NR-wide tile.
+ * A rough cost of one product in cycles: multiply-adds over the padded register tiles
+ * (NR a cycle: two FMA ports of NR/2 lanes), plus packing: B always (a gather when its
+ * columns are strided, a copy when rows are contiguous), A only when its rows are not
+ * contiguous (otherwise the kernel reads it in place).
  */
-static bool better_transposed(const Gemm& g, const GemmIsa& isa) {
-  // Keep an A the kernel reads in place (rows contiguous): packing a transposed one instead
-  // costs a copy of the whole matrix, more than the wasted tile lanes.
-  if (g.csa == 1 && g.rsb != 1) return false;
-  const auto waste = [](int64_t extent, int64_t unit) { return (extent + unit - 1) / unit * unit - extent; };
-  const int64_t now = waste(g.m, isa.mr) * g.n + waste(g.n, isa.nr) * g.m;
-  const int64_t swapped = waste(g.n, isa.mr) * g.m + waste(g.m, isa.nr) * g.n;
-  return swapped * 2 < now;
+static double cost(const Gemm& g, const GemmIsa& isa) {
+  const auto padded = [](int64_t extent, int64_t unit) { return double((extent + unit - 1) / unit * unit); };
+  const double k = double(g.k);
+  const double compute = padded(g.m, isa.mr) * padded(g.n, isa.nr) * k / isa.nr;
+  const double pack_b = k * double(g.n) * (g.csb == 1 ? 0.25 : 1.0);
+  const double pack_a = g.csa == 1 ? 0.0 : k * double(g.m) * (g.rsa == 1 ? 0.5 : 1.0);
+  return compute + pack_b + pack_a;
+}
+
+/**
+ * Whether C^T = B^T A^T is cheaper: a C narrower than one column panel (a 4x4 feature map
+ * has 16 columns) wastes most of each tile, and a transposed B costs a gather to pack.
+ */
+static bool better_transposed(const Gemm& g, const GemmIsa& isa) { return cost(transposed(g), isa) < 0.8 * cost(g, isa); }
+
+/**
+ * The kernel for one product: AVX-512's 32-column tile spends half its lanes or more on a C
+ * of 16 columns or fewer, where AVX2's 16-column tile spends none (and on CPUs that split
+ * a 512-bit FMA in two, such as Zen 4, both tiles retire the same useful FMAs a cycle).
+ */
+static const GemmIsa& kernel_for(const Gemm& g, const GemmIsa& isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const GemmIsa narrow = gemm_isa_avx2();
+  if (g.n <= narrow.nr && std::strcmp(isa.name, "avx512") == 0) return narrow;
+#endif
+  return isa;
 }
 
 void sgemm(const Gemm& g0) {
-  const GemmIsa& isa = gemm_isa();
   if (g0.m <= 0 || g0.n <= 0) return;
-  const Gemm g = better_transposed(g0, isa) ? transposed(g0) : g0;
+  const Gemm g = better_transposed(g0, gemm_isa()) ? transposed(g0) : g0;
+  const GemmIsa& isa = kernel_for(g, gemm_isa());
   const int threads = pool_threads();
   const int64_t work = g.m * g.n * std::max<int64_t>(g.k, 1);
   if (threads == 1 || work < PARALLEL_MIN_WORK * 4) {
@@ -102,7 +122,7 @@ void sgemm_batched(const Gemm& g, int64_t batch, int64_t sa, int64_t sb, int64_t
     parallel_for_if(work * batch, batch, [&](int64_t q) {
       const Gemm h0 = one(q);
       const Gemm h = better_transposed(h0, isa) ? transposed(h0) : h0;
-      if (h.m > 0 && h.n > 0) isa.block(h, 0, h.m, 0, h.n);
+      if (h.m > 0 && h.n > 0) kernel_for(h, isa).block(h, 0, h.m, 0, h.n);
     });
     return;
   }

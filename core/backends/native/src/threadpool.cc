@@ -3,6 +3,7 @@
 // none are left. The pool only grows: asking for fewer threads leaves the rest asleep.
 #include "threadpool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -17,6 +18,8 @@ thread_local bool inside_loop = false;
 
 struct Pool {
   std::mutex mu;
+  /** Held by the thread whose loop owns the pool (Node worker threads may share the addon). */
+  std::mutex owner;
   std::condition_variable wake;
   std::condition_variable done;
   std::vector<std::thread> workers;
@@ -72,6 +75,7 @@ int pool_threads() { return pool().active; }
 
 void pool_resize(int threads) {
   Pool& p = pool();
+  std::lock_guard<std::mutex> owning(p.owner);
   if (threads < 1) threads = 1;
   while (static_cast<int>(p.workers.size()) < threads - 1) {
     const int index = static_cast<int>(p.workers.size());
@@ -83,7 +87,10 @@ void pool_resize(int threads) {
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   Pool& p = pool();
   if (n <= 0) return;
-  if (inside_loop || p.active == 1 || n == 1) {
+  // Serial when nested, when there is nothing to split, or when another JS thread's loop
+  // holds the pool right now.
+  std::unique_lock<std::mutex> owning(p.owner, std::defer_lock);
+  if (inside_loop || p.active == 1 || n == 1 || !owning.try_lock()) {
     for (int64_t i = 0; i < n; i++) fn(i);
     return;
   }
@@ -104,6 +111,12 @@ void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   std::unique_lock<std::mutex> lock(p.mu);
   p.done.wait(lock, [&] { return p.running == 0; });
   p.body = nullptr;
+}
+
+void parallel_chunks(int64_t n, void (*fn)(void* ctx, int64_t i0, int64_t i1), void* ctx) {
+  if (n <= 0) return;
+  const int64_t chunks = n >= PARALLEL_MIN_WORK ? std::min<int64_t>(n, 4 * pool_threads()) : 1;
+  parallel_for_if(n, chunks, [&](int64_t t) { fn(ctx, n * t / chunks, n * (t + 1) / chunks); });
 }
 
 }  // namespace ctrlora
