@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 30 * 60_000,
     hookTimeout: 30 * 60_000,
     pool: 'forks',
-    reporters: ['default'],
+    // mode-summary: one closing line naming the gpu.js modes skipped here, and why.
+    reporters: ['default', './tests/gpu/mode-summary.ts'],
   },
 });

@@ -2,9 +2,10 @@
  * Shared by the gpu.js tests: which modes to run, one backend per mode, and comparison of a
  * computation on a gpu.js backend against the same computation on the reference backend.
  */
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuJsBackend, GPUJS_MODES, type GpuJsMode } from '../../core/backends/gpujs/index.ts';
 import { ReferenceBackend, type Tensor, withBackend } from '../../core/index.ts';
+import { UNAVAILABLE_TEST } from './mode-summary.ts';
 
 /** A backend configuration under test: a gpu.js mode, and for webasm optionally its thread pool. */
 export type Variant = GpuJsMode | 'webasm+threads';
@@ -12,8 +13,10 @@ const VARIANTS: readonly Variant[] = [...GPUJS_MODES, 'webasm+threads'];
 
 /**
  * The variants under test: all (the four modes, plus webasm with threads) unless
- * GPUJS_MODES narrows them (a comma list). A mode in the list that cannot run here fails
- * its suite: nothing is skipped silently.
+ * GPUJS_MODES narrows them (a comma list). A mode that cannot run here (no `gl` build, no
+ * X display, no WebGPU adapter) is skipped with its reason, and tests/gpu/mode-summary.ts
+ * prints every such skip in one line at the end of the run; with GPUJS_MODES_REQUIRED=1
+ * (CI sets it in .ci/run) every mode is mandatory and one that cannot run fails its suite.
  */
 export const MODES: readonly Variant[] = (() => {
   const env = process.env.GPUJS_MODES;
@@ -22,6 +25,40 @@ export const MODES: readonly Variant[] = (() => {
   for (const m of picked) if (!VARIANTS.includes(m as Variant)) throw new Error(`GPUJS_MODES: unknown mode '${m}' (known: ${VARIANTS.join(', ')})`);
   return picked as Variant[];
 })();
+
+/** Every mode must run (CI): nothing is skipped. */
+export const MODES_REQUIRED = process.env.GPUJS_MODES_REQUIRED === '1';
+
+
+const unavailableReasons = new Map<Variant, string | null>();
+
+/** Why a variant cannot run here, or null when it can (or when every mode is required). */
+export function unavailable(variant: Variant): string | null {
+  if (MODES_REQUIRED) return null;
+  if (!unavailableReasons.has(variant)) {
+    try {
+      backendFor(variant);
+      unavailableReasons.set(variant, null);
+    } catch (e) {
+      unavailableReasons.set(variant, (e as Error).message.replace(/\s+/g, ' ').slice(0, 300));
+    }
+  }
+  return unavailableReasons.get(variant)!;
+}
+
+/**
+ * describe.each over MODES ('%s' in the title is the variant). A variant that cannot run here
+ * gets one skipped test carrying the reason instead of its suite (the suite's body, which
+ * builds the backend while tests are collected, is not run).
+ */
+export function describeEachMode(title: string, suite: (variant: Variant) => void): void {
+  for (const variant of MODES) {
+    const name = title.replace('%s', variant);
+    const why = unavailable(variant);
+    if (why === null) describe(name, () => suite(variant));
+    else describe(name, () => it(UNAVAILABLE_TEST, (ctx) => ctx.skip(`${variant}: ${why}`)));
+  }
+}
 
 export function modeOf(v: Variant): GpuJsMode {
   return v === 'webasm+threads' ? 'webasm' : v;
