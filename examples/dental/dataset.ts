@@ -110,14 +110,30 @@ async function linksOutside(realRoot: string, file: string): Promise<boolean> {
   return real !== realRoot && !real.startsWith(realRoot + sep);
 }
 
-async function listImages(dir: string): Promise<Map<string, string>> {
+/**
+ * The images of a folder by file stem. Two images of one stem (`x.jpg` beside `x.png`) make the
+ * sample ambiguous: they are reported in `ambiguous` and left out of `byStem`.
+ */
+async function listImages(dir: string): Promise<{ byStem: Map<string, string>; ambiguous: Map<string, string[]> }> {
   const byStem = new Map<string, string>();
+  const ambiguous = new Map<string, string[]>();
   for (const f of (await readdir(dir)).sort()) {
     const ext = extname(f).toLowerCase();
-    if (IMAGE_EXTENSIONS.includes(ext)) byStem.set(f.slice(0, f.length - ext.length), join(dir, f));
+    if (!IMAGE_EXTENSIONS.includes(ext)) continue;
+    const stem = f.slice(0, f.length - ext.length);
+    const earlier = byStem.get(stem) ?? ambiguous.get(stem)?.[0];
+    if (earlier === undefined) {
+      byStem.set(stem, join(dir, f));
+      continue;
+    }
+    byStem.delete(stem);
+    ambiguous.set(stem, [...(ambiguous.get(stem) ?? [earlier]), join(dir, f)]);
   }
-  return byStem;
+  return { byStem, ambiguous };
 }
+
+/** The smallest image a sample may have (the smallest training size): anything below is not a picture. */
+const MIN_IMAGE_SIDE = 8;
 
 function stemOf(path: string): string {
   const base = path.split(/[\\/]/).pop()!;
@@ -174,15 +190,32 @@ export class DentalDataset implements Dataset<DentalSample> {
       warn(`dental dataset: skipping ${file}: ${reason}`);
     };
 
-    const hasPromptJson = await exists(join(absRoot, 'prompt.json'));
+    const promptJson = join(absRoot, 'prompt.json');
+    const hasPromptJson = await exists(promptJson);
     const hasMaps = (await exists(join(absRoot, 'lighting'))) && (await exists(join(absRoot, 'segmentation')));
     let layout: DentalLayout;
     const candidates: Entry[] = [];
+    /** Images of a listed folder, each ambiguous stem reported (or skipped) as a bad sample. */
+    const imagesOf = async (folder: string) => {
+      const { byStem, ambiguous } = await listImages(join(absRoot, folder));
+      for (const [stem, files] of ambiguous) {
+        fail(`${folder}/${stem}.*`, `ambiguous sample: ${files.map((f) => relative(absRoot, f)).join(' and ')} share the name ${stem}; keep one`);
+      }
+      return byStem;
+    };
     if (hasPromptJson) {
       layout = hasMaps ? 'generated' : 'prompt-json';
-      const lighting = hasMaps ? await listImages(join(absRoot, 'lighting')) : null;
-      const segmentation = hasMaps ? await listImages(join(absRoot, 'segmentation')) : null;
-      const lines = (await readFile(join(absRoot, 'prompt.json'), 'utf8')).split(/\r?\n/);
+      if ((await stat(promptJson)).isDirectory()) throw new DentalDataError(`DentalDataset: ${promptJson} is a folder, not a JSON Lines file`);
+      if (await linksOutside(realRoot, promptJson)) throw new DentalDataError(`DentalDataset: ${promptJson} links outside the dataset folder ${absRoot}`);
+      const lighting = hasMaps ? await imagesOf('lighting') : null;
+      const segmentation = hasMaps ? await imagesOf('segmentation') : null;
+      const text = await readFile(promptJson, 'utf8');
+      if (/^\s*\[/.test(text)) {
+        throw new DentalDataError(`DentalDataset: ${promptJson} is one JSON array; the CtrLoRA format is JSON Lines: one {"source", "target", "prompt"} object per line, no enclosing [ ]`);
+      }
+      const lines = text.split(/\r?\n/);
+      /** The line that first named each target, to report duplicates. */
+      const lineOfTarget = new Map<string, number>();
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!.trim();
         if (!line) continue;
@@ -192,7 +225,7 @@ export class DentalDataset implements Dataset<DentalSample> {
           try {
             rec = JSON.parse(line);
           } catch {
-            throw new DentalDataError(`${where}: not valid JSON: ${line.slice(0, 80)}`);
+            throw new DentalDataError(`${where}: not valid JSON (prompt.json is JSON Lines: one whole object per line): ${line.slice(0, 80)}`);
           }
           const r = rec as Record<string, unknown>;
           if (!r || typeof r !== 'object' || typeof r.source !== 'string' || typeof r.target !== 'string' || typeof r.prompt !== 'string') {
@@ -200,6 +233,9 @@ export class DentalDataset implements Dataset<DentalSample> {
           }
           const target = await insideRoot(absRoot, realRoot, r.target, where);
           const source = await insideRoot(absRoot, realRoot, r.source, where);
+          const first = lineOfTarget.get(target);
+          if (first !== undefined) throw new DentalDataError(`${where}: duplicate sample: target ${r.target} is already listed on line ${first}`);
+          lineOfTarget.set(target, i + 1);
           let jaw: Jaw | null = null, view: View | null = null;
           try {
             ({ jaw, view } = parseSampleName(r.target));
@@ -223,9 +259,9 @@ export class DentalDataset implements Dataset<DentalSample> {
     } else if ((await exists(join(absRoot, 'target'))) && hasMaps) {
       layout = 'folders';
       if (!o.blender) throw new DentalDataError('DentalDataset: the folders layout (target/, lighting/, segmentation/) needs a blender to make the condition image');
-      const targets = await listImages(join(absRoot, 'target'));
-      const lighting = await listImages(join(absRoot, 'lighting'));
-      const segmentation = await listImages(join(absRoot, 'segmentation'));
+      const targets = await imagesOf('target');
+      const lighting = await imagesOf('lighting');
+      const segmentation = await imagesOf('segmentation');
       for (const [stem, target] of targets) {
         const rel = relative(absRoot, target);
         try {
@@ -257,6 +293,8 @@ export class DentalDataset implements Dataset<DentalSample> {
 
     // Every file of every sample: present, a readable image, and the same size as its target.
     const entries: Entry[] = [];
+    /** Samples smaller than the training size (upscaled when loaded: blurry), for one warning. */
+    const upscaled: string[] = [];
     for (const e of candidates) {
       try {
         const files = { target: e.target, source: e.source, lighting: e.lighting, segmentation: e.segmentation };
@@ -274,6 +312,9 @@ export class DentalDataset implements Dataset<DentalSample> {
             throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): ${(err as Error).message}`);
           }
           if (!meta.width || !meta.height) throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): no size in its header`);
+          if (meta.width < MIN_IMAGE_SIDE || meta.height < MIN_IMAGE_SIDE) {
+            throw new DentalDataError(`image ${rel} (${role} of ${e.name}) is ${meta.width}x${meta.height}: too small to train on (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
+          }
           if (o.verify === 'decode') {
             try {
               await sharp(file).raw().toBuffer();
@@ -286,11 +327,15 @@ export class DentalDataset implements Dataset<DentalSample> {
             throw new DentalDataError(`mismatched sizes in sample ${e.name}: ${size.file} is ${size.width}x${size.height} but ${rel} is ${meta.width}x${meta.height}`);
           }
         }
+        if (size && (size.width < o.width || size.height < o.height)) upscaled.push(`${size.file} (${size.width}x${size.height})`);
         entries.push(e);
       } catch (err) {
         if (!(err instanceof DentalDataError)) throw err;
         fail(e.name, err.message);
       }
+    }
+    if (upscaled.length) {
+      warn(`dental dataset: ${upscaled.length} of ${entries.length} samples are smaller than the ${o.width}x${o.height} training size and are upscaled when loaded (blurry), e.g. ${upscaled.slice(0, 3).join(', ')}`);
     }
     if (skipped.length) warn(`dental dataset: skipped ${skipped.length} bad sample(s) of ${skipped.length + entries.length} in ${absRoot}`);
     if (entries.length === 0) throw new DentalDataError(`DentalDataset: no usable samples in ${absRoot}`);
