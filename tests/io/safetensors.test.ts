@@ -7,7 +7,8 @@ import {
   AdamW, Linear, SafetensorsError, Sequential, StateDictError, bf16ToFloat, decodeSafetensors, encodeSafetensors, floatToBf16, floatToHalf,
   ReferenceBackend, type Storage, halfToFloat, loadModule, loadOptimizer, mseLoss, randn, saveModule, saveOptimizer, tensor,
 } from '../../core/index.ts';
-import { loadSafetensors, parseSafetensorsHeader, readSafetensorsHeader, saveSafetensors } from '../../core/io/index.ts';
+import { loadSafetensors, parseSafetensorsHeader, parseStrictJson, readSafetensorsHeader, saveSafetensors } from '../../core/io/index.ts';
+import { JsonDuplicateKeyError, keysInOrder } from '../../core/io/strict-json.ts';
 
 /** Builds a file by hand, exactly as the format describes it. */
 function handMade(header: object | string, data: number[] | Uint8Array, pad = true): Uint8Array {
@@ -236,6 +237,32 @@ describe('safetensors files', () => {
     await writeFile(path, encodeSafetensors(new Map([['good', tensor([1, 2])], ['bad', tensor([NaN])]])));
     await expect(loadSafetensors(path, { backend, nonFinite: 'error' })).rejects.toThrow(/tensor 'bad' holds 1 NaN/);
     expect(disposed).toHaveLength(1);
+  });
+});
+
+describe('the strict JSON reader', () => {
+  it('parses what JSON.parse does, keeping key order for integer-like keys', () => {
+    const text = '{"b": [1, -2.5e3, true, null], "0": {"x": "\\u00e9\\n\\ud83d\\ude00"}, "a": ""}';
+    const v = parseStrictJson(text) as Record<string, unknown>;
+    expect(v).toEqual(JSON.parse(text));
+    expect(keysInOrder(v as never)).toEqual(['b', '0', 'a']);
+    fc.assert(fc.property(fc.jsonValue(), (value) => {
+      expect(parseStrictJson(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(value)));
+    }), { numRuns: 300 });
+  });
+  it('names a duplicate key with the objects around it, and refuses lone surrogates and deep nesting', () => {
+    let caught: unknown;
+    try {
+      parseStrictJson('{"a": {"b": 1, "b": 2}}');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(JsonDuplicateKeyError);
+    expect(caught).toMatchObject({ key: 'b', path: ['a'] });
+    expect(() => parseStrictJson('["\\udc00"]')).toThrow(/lone UTF-16 surrogate/);
+    expect(() => parseStrictJson('[[[[1]]]]', { maxDepth: 3 })).toThrow(/nesting deeper than 3/);
+    expect(() => parseStrictJson('{"a": 1} x')).toThrow(/trailing characters/);
+    expect(() => parseStrictJson('"a\\x"')).toThrow(/bad escape/);
   });
 });
 
