@@ -76,7 +76,8 @@ export async function writeSample(outDir: string, index: number, o: SampleOption
   const s: GeneratedSample = generateSample(index, { seed: o.seed, width: o.width, height: o.height, blender: blenderFor(o.blender), blenderOptions: o.blenderOptions });
   const hashes = await Promise.all(MAP_NAMES.map(async (m) => {
     const png = await encodePng(s.maps[m]);
-    await writeFile(join(outDir, m, s.fileName), png);
+    const file = join(outDir, m, s.fileName);
+    await worded('write', () => writeFile(file, png), file); // a failed write (ENOSPC) names no path itself
     return [m, sha1(png)] as const;
   }));
   return { index, record: { source: `source/${s.fileName}`, target: `target/${s.fileName}`, prompt: s.prompt }, sha1: Object.fromEntries(hashes) };
@@ -161,7 +162,7 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
     const kept = done.size > 0 && (await exists(folder.staging));
     if (!kept) await rm(folder.staging, { recursive: true, force: true });
     const err = fsProblem('write', e);
-    if (kept) err.message += ` (the ${done.size} samples done are kept in ${folder.staging}: the same command resumes from them)`;
+    if (kept) err.message += ` (the ${done.size} sample${done.size === 1 ? '' : 's'} done are kept in ${folder.staging}: the same command resumes from them)`;
     throw err;
   } finally {
     await folder.release();
@@ -178,7 +179,7 @@ async function writeAll(dir: string, o: GenerateOptions, done: Map<number, Writt
   let journalled = Promise.resolve();
   const finished = (w: WrittenSample) => {
     done.set(w.index, w);
-    journalled = journalled.then(() => appendFile(journal, JSON.stringify(w) + '\n'));
+    journalled = journalled.then(() => worded('write', () => appendFile(journal, JSON.stringify(w) + '\n'), journal));
     journalled.catch(() => {}); // awaited below; this only keeps a failed write from going unhandled meanwhile
     o.onProgress?.(done.size, o.count);
   };

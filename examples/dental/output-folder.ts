@@ -35,20 +35,21 @@ const FS_PROBLEMS: Record<string, string> = {
   ENAMETOOLONG: 'the name is too long',
 };
 
-/** A file-system error as our own: what we were doing, the path, the problem in words, the code. */
-export function fsProblem(doing: string, e: unknown): Error {
+/** A file-system error as our own: what we were doing, the path (`path` when the error has none), the problem in words, the code. */
+export function fsProblem(doing: string, e: unknown, path?: string): Error {
   const err = e as NodeJS.ErrnoException;
   if (e instanceof GenerateError || !err?.code) return e as Error;
   const problem = FS_PROBLEMS[err.code] ?? err.message;
-  return new GenerateError(`generate: cannot ${doing}${err.path ? ` ${err.path}` : ''}: ${problem} (${err.code})`);
+  const where = err.path ?? path;
+  return new GenerateError(`generate: cannot ${doing}${where ? ` ${where}` : ''}: ${problem} (${err.code})`);
 }
 
-/** `fn`, with any file-system error it throws worded as our own. */
-export async function worded<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+/** `fn`, with any file-system error it throws worded as our own (naming `path` when the error does not). */
+export async function worded<T>(doing: string, fn: () => Promise<T>, path?: string): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    throw fsProblem(doing, e);
+    throw fsProblem(doing, e, path);
   }
 }
 
