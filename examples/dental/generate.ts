@@ -162,7 +162,8 @@ export async function generateDataset(o: GenerateOptions): Promise<{ records: Pr
     const kept = done.size > 0 && (await exists(folder.staging));
     if (!kept) await rm(folder.staging, { recursive: true, force: true });
     const err = fsProblem('write', e);
-    if (kept) err.message += ` (the ${done.size} sample${done.size === 1 ? '' : 's'} done are kept in ${folder.staging}: the same command resumes from them)`;
+    const n = done.size;
+    if (kept) err.message += ` (the ${n === 1 ? '1 sample' : `${n} samples`} done ${n === 1 ? 'is' : 'are'} kept in ${folder.staging}: the same command resumes from them)`;
     throw err;
   } finally {
     await folder.release();

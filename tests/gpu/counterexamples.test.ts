@@ -4,9 +4,9 @@
  */
 import { describe, it } from 'vitest';
 import { concat, randn, tensor, where, zeros } from '../../core/index.ts';
-import { describeEachMode, backendFor, compareWithReference } from './harness.ts';
+import { MODES, backendFor, compareWithReference } from './harness.ts';
 
-describeEachMode('gpu.js %s counter-examples', (mode) => {
+describe.each(MODES)('gpu.js %s counter-examples', (mode) => {
   const backend = backendFor(mode);
 
   // Found on webasm by the where/clamp/copy property (shrunk to shape [1, 1, 3], seed 0,

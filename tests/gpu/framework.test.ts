@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AdamW, Conv2d, GroupNorm, Linear, Module, MultiheadAttention, type Backend, type Tensor, randn, withBackend,
 } from '../../core/index.ts';
-import { describeEachMode, backendFor, expectClose, reference } from './harness.ts';
+import { MODES, backendFor, expectClose, reference } from './harness.ts';
 
 class Tiny extends Module {
   conv: Conv2d;
@@ -49,7 +49,7 @@ function run(backend: Backend, steps: number) {
   });
 }
 
-describeEachMode('nn + AdamW on gpujs:%s', (variant) => {
+describe.each(MODES)('nn + AdamW on gpujs:%s', (variant) => {
   it('agrees with the reference backend', () => {
     const want = run(reference, 3);
     const got = run(backendFor(variant), 3);

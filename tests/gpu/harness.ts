@@ -11,54 +11,14 @@ import { UNAVAILABLE_TEST } from './mode-summary.ts';
 export type Variant = GpuJsMode | 'webasm+threads';
 const VARIANTS: readonly Variant[] = [...GPUJS_MODES, 'webasm+threads'];
 
-/**
- * The variants under test: all (the four modes, plus webasm with threads) unless
- * GPUJS_MODES narrows them (a comma list). A mode that cannot run here (no `gl` build, no
- * X display, no WebGPU adapter) is skipped with its reason, and tests/gpu/mode-summary.ts
- * prints every such skip in one line at the end of the run; with GPUJS_MODES_REQUIRED=1
- * (CI sets it in .ci/run) every mode is mandatory and one that cannot run fails its suite.
- */
-export const MODES: readonly Variant[] = (() => {
+/** The variants asked for: all (the four modes, plus webasm with threads) unless GPUJS_MODES narrows them (a comma list). */
+const REQUESTED: readonly Variant[] = (() => {
   const env = process.env.GPUJS_MODES;
   if (!env) return VARIANTS;
   const picked = env.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of picked) if (!VARIANTS.includes(m as Variant)) throw new Error(`GPUJS_MODES: unknown mode '${m}' (known: ${VARIANTS.join(', ')})`);
   return picked as Variant[];
 })();
-
-/** Every mode must run (CI): nothing is skipped. */
-export const MODES_REQUIRED = process.env.GPUJS_MODES_REQUIRED === '1';
-
-
-const unavailableReasons = new Map<Variant, string | null>();
-
-/** Why a variant cannot run here, or null when it can (or when every mode is required). */
-export function unavailable(variant: Variant): string | null {
-  if (MODES_REQUIRED) return null;
-  if (!unavailableReasons.has(variant)) {
-    try {
-      backendFor(variant);
-      unavailableReasons.set(variant, null);
-    } catch (e) {
-      unavailableReasons.set(variant, (e as Error).message.replace(/\s+/g, ' ').slice(0, 300));
-    }
-  }
-  return unavailableReasons.get(variant)!;
-}
-
-/**
- * describe.each over MODES ('%s' in the title is the variant). A variant that cannot run here
- * gets one skipped test carrying the reason instead of its suite (the suite's body, which
- * builds the backend while tests are collected, is not run).
- */
-export function describeEachMode(title: string, suite: (variant: Variant) => void): void {
-  for (const variant of MODES) {
-    const name = title.replace('%s', variant);
-    const why = unavailable(variant);
-    if (why === null) describe(name, () => suite(variant));
-    else describe(name, () => it(UNAVAILABLE_TEST, (ctx) => ctx.skip(`${variant}: ${why}`)));
-  }
-}
 
 export function modeOf(v: Variant): GpuJsMode {
   return v === 'webasm+threads' ? 'webasm' : v;
@@ -74,6 +34,38 @@ export function backendFor(variant: Variant): GpuJsBackend {
     backends.set(variant, b);
   }
   return b;
+}
+
+/** Every requested mode must run (CI sets GPUJS_MODES_REQUIRED=1 in .ci/run): nothing is skipped. */
+export const MODES_REQUIRED = process.env.GPUJS_MODES_REQUIRED === '1';
+
+/**
+ * Why each requested variant cannot run on this machine (no `gl` build, no X display, no
+ * WebGPU adapter), found by building its backend. Empty when every mode is required: then a
+ * mode that cannot run fails its suites, loudly.
+ */
+export const UNAVAILABLE: ReadonlyMap<Variant, string> = (() => {
+  const why = new Map<Variant, string>();
+  if (MODES_REQUIRED) return why;
+  for (const v of REQUESTED) {
+    try {
+      backendFor(v);
+    } catch (e) {
+      why.set(v, (e as Error).message.replace(/\s+/g, ' ').slice(0, 300));
+    }
+  }
+  return why;
+})();
+
+/**
+ * The variants under test: the requested ones that can run here. A variant left out is not
+ * silent: every test file using this harness shows it as one skipped test carrying the
+ * reason, and tests/gpu/mode-summary.ts prints them all in one line at the end of the run.
+ */
+export const MODES: readonly Variant[] = REQUESTED.filter((v) => !UNAVAILABLE.has(v));
+
+for (const [variant, why] of UNAVAILABLE) {
+  describe(`gpu.js ${variant}`, () => it(UNAVAILABLE_TEST, (ctx) => ctx.skip(`${variant}: ${why}`)));
 }
 
 export const reference = new ReferenceBackend();

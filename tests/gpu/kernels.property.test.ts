@@ -10,7 +10,7 @@ import {
   BINARY_OPS, type BinaryOp, Tensor, UNARY_OPS, type UnaryOp,
   avgPool2d, concat, conv2d, embedding, groupNorm, layerNorm, pad, rand, randint, randn, upsampleNearest2d, where,
 } from '../../core/index.ts';
-import { describeEachMode, backendFor, compareWithReference } from './harness.ts';
+import { MODES, backendFor, compareWithReference } from './harness.ts';
 
 /**
  * Runs per property: GPU modes compile a shader per new shape (tens of ms each on a software
@@ -40,7 +40,7 @@ function binaryCall(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   return (a as unknown as Record<BinaryOp, (o: Tensor) => Tensor>)[op].call(a, b);
 }
 
-describeEachMode('gpu.js %s against the reference', (mode) => {
+describe.each(MODES)('gpu.js %s against the reference', (mode) => {
   const backend = backendFor(mode);
   const RUNS = runsFor(mode);
 

@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
 import { type Tensor, randn, withBackend } from '../../core/index.ts';
-import { describeEachMode, backendFor } from './harness.ts';
+import { MODES, backendFor } from './harness.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -34,7 +34,7 @@ function wrapLike(t: Tensor, storage: Tensor['storage']): Tensor {
   return new (t.constructor as new (s: Tensor['storage'], shape: readonly number[]) => Tensor)(storage, t.shape);
 }
 
-describeEachMode('memory on %s', (mode) => {
+describe.each(MODES)('memory on %s', (mode) => {
   it('stays flat over 1,000 training steps', () => {
     const backend = backendFor(mode);
     withBackend(backend, () => {

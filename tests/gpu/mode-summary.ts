@@ -1,7 +1,8 @@
 /**
  * A vitest reporter that adds one line to the end of a run: the gpu.js modes that were
- * skipped because they cannot run on this machine, each with its reason (see
- * describeEachMode in harness.ts). Silent when every mode ran.
+ * skipped because they cannot run on this machine, each with its reason (harness.ts leaves
+ * them out of MODES and registers one skipped test per file carrying the reason). Silent when
+ * every mode ran.
  */
 import type { Reporter, TestModule } from 'vitest/node';
 
