@@ -14,7 +14,7 @@
  * scaled to [-1, 1] and the conditions to [0, 1] (the ctrLoRA convention).
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import { Generator } from '../../core/random.ts';
 import type { ConditionBlender, Dataset, Image } from '../../core/plugins/tokens.ts';
@@ -110,11 +110,21 @@ async function linksOutside(realRoot: string, file: string): Promise<boolean> {
   return real !== realRoot && !real.startsWith(realRoot + sep);
 }
 
+/** Two images of one stem in one folder: which belongs to the sample is ambiguous. */
+function ambiguity(folder: string, stem: string, files: string[]): string {
+  return `ambiguous sample: ${files.map((f) => `${folder}/${basename(f)}`).join(' and ')} share the name ${stem}; keep one`;
+}
+
 /**
- * The images of a folder by file stem. Two images of one stem (`x.jpg` beside `x.png`) make the
- * sample ambiguous: they are reported in `ambiguous` and left out of `byStem`.
+ * The images of a folder by file stem. Two images of one stem (`x.jpg` beside `x.png`) are
+ * left out and reported to `onAmbiguous` (default: a DentalDataError), never silently one.
  */
-async function listImages(dir: string): Promise<{ byStem: Map<string, string>; ambiguous: Map<string, string[]> }> {
+async function listImages(
+  dir: string,
+  onAmbiguous: (stem: string, files: string[]) => void = (stem, files) => {
+    throw new DentalDataError(ambiguity(basename(dir), stem, files));
+  },
+): Promise<Map<string, string>> {
   const byStem = new Map<string, string>();
   const ambiguous = new Map<string, string[]>();
   for (const f of (await readdir(dir)).sort()) {
@@ -129,7 +139,8 @@ async function listImages(dir: string): Promise<{ byStem: Map<string, string>; a
     byStem.delete(stem);
     ambiguous.set(stem, [...(ambiguous.get(stem) ?? [earlier]), join(dir, f)]);
   }
-  return { byStem, ambiguous };
+  for (const [stem, files] of ambiguous) onAmbiguous(stem, files);
+  return byStem;
 }
 
 /** The smallest image a sample may have (the smallest training size): anything below is not a picture. */
@@ -195,14 +206,8 @@ export class DentalDataset implements Dataset<DentalSample> {
     const hasMaps = (await exists(join(absRoot, 'lighting'))) && (await exists(join(absRoot, 'segmentation')));
     let layout: DentalLayout;
     const candidates: Entry[] = [];
-    /** Images of a listed folder, each ambiguous stem reported (or skipped) as a bad sample. */
-    const imagesOf = async (folder: string) => {
-      const { byStem, ambiguous } = await listImages(join(absRoot, folder));
-      for (const [stem, files] of ambiguous) {
-        fail(`${folder}/${stem}.*`, `ambiguous sample: ${files.map((f) => relative(absRoot, f)).join(' and ')} share the name ${stem}; keep one`);
-      }
-      return byStem;
-    };
+    /** Images of a listed folder, each ambiguous stem reported (or, with skipInvalid, skipped) as a bad sample. */
+    const imagesOf = (folder: string) => listImages(join(absRoot, folder), (stem, files) => fail(`${folder}/${stem}.*`, ambiguity(folder, stem, files)));
     if (hasPromptJson) {
       layout = hasMaps ? 'generated' : 'prompt-json';
       if ((await stat(promptJson)).isDirectory()) throw new DentalDataError(`DentalDataset: ${promptJson} is a folder, not a JSON Lines file`);
