@@ -7,7 +7,9 @@
  * The reader treats the file as hostile: every length is checked against the bytes actually
  * present before anything is allocated, duplicate names are detected (JSON.parse would hide
  * them), and the tensors must tile the data area exactly, as the reference reader demands.
- * Every failure is a SafetensorsError naming the file and the tensor at fault.
+ * Every failure is a SafetensorsError naming the file and the tensor at fault. Files are read
+ * tensor by tensor with positioned reads, so their size is bounded by the disk, not by a
+ * single read or a single buffer.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Backend } from '../backend.ts';
@@ -131,11 +133,16 @@ class HeaderReader {
     const start = r.pos;
     if (r.peek() !== '{') throw this.wrongValue(start, '__metadata__ must be an object of strings');
     const md = new Map<string, string>();
-    r.object((k) => {
-      const at = r.pos;
-      if (r.peek() !== '"') throw this.wrongValue(at, `__metadata__.${k} must be a string`);
-      md.set(k, r.string());
-    });
+    try {
+      r.object((k) => {
+        const at = r.pos;
+        if (r.peek() !== '"') throw this.wrongValue(at, `__metadata__.${k} must be a string`);
+        md.set(k, r.string());
+      });
+    } catch (e) {
+      if (e instanceof JsonDuplicateKeyError) throw this.err(`__metadata__: duplicate key ${JSON.stringify(e.key)}`);
+      throw e;
+    }
     // fromEntries defines own properties: a key "__proto__" stays a key instead of setting the prototype.
     this.metadata = Object.fromEntries(md) as Record<string, string>;
   }
@@ -234,7 +241,6 @@ function parseHeaderJson(headerBytes: Uint8Array, dataLength: number, err: Fail)
   try {
     h.read();
   } catch (e) {
-    if (e instanceof JsonDuplicateKeyError && e.path[0] === undefined) throw err(`__metadata__: duplicate key ${JSON.stringify(e.key)}`);
     if (e instanceof JsonSyntaxError) throw err(`header is not valid JSON: ${e.message}`);
     throw e;
   }

@@ -145,6 +145,7 @@ describe('safetensors is as strict as the reference (Rust) reader', () => {
     ['an integer beyond 2^53', one('{"dtype":"F32","shape":[90071992547409930],"data_offsets":[0,12]}'), /shape must .*got \[90071992547409930\]/],
     ['a 4-bit tensor of an odd length', handMade({ a: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, new Uint8Array(2)), /F4 \(4-bit\) does not fill whole bytes/],
     ['a duplicated metadata key', handMade('{"__metadata__":{"k":"1","k":"2"}}', []), /__metadata__: duplicate key "k"/],
+    ['a duplicated key inside an unknown field', one('{"dtype":"F32","shape":[3],"data_offsets":[0,12],"x":{"k":1,"k":2}}'), /header is not valid JSON: duplicate key "k"/],
   ];
   it.each(cases)('rejects %s', (_name, bytes, message) => {
     expect(() => parseSafetensorsHeader(bytes, 'x.safetensors')).toThrow(SafetensorsError);
