@@ -7,10 +7,13 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['ctrlora-source', ...defaultServerConditions] } },
   test: {
     include: ['tests/**/*.test.ts'],
-    // Property tests run many cases; give them room on a 2-core machine.
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // No test may depend on wall-clock time: work is bounded by steps and cases, never by a
+    // clock. The timeout only catches a hang, so it is far above any test's run time on a
+    // loaded 2-core machine (the slowest take about a minute there).
+    testTimeout: 30 * 60_000,
+    hookTimeout: 30 * 60_000,
     pool: 'forks',
-    reporters: ['default'],
+    // mode-summary: one closing line naming the gpu.js modes skipped here, and why.
+    reporters: ['default', './tests/gpu/mode-summary.ts'],
   },
 });

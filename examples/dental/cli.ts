@@ -89,7 +89,7 @@ program
   .option('--extract-option <key=value>', 'an option for the extractor, repeatable; values are JSON (e.g. low=40)', keyValue, {})
   .addOption(recipeOption())
   .option('-w, --workers <n>', 'worker threads rendering in parallel (1: on the main thread)', integer(1, 64), Math.min(2, availableParallelism()))
-  .option('--overwrite', 'write into a folder that already has files (files of the same name are replaced)', false)
+  .option('--overwrite', 'replace the dataset this generator wrote earlier in --out (swapped whole once the new one is complete: old and new never mix)', false)
   .option('--no-progress', 'do not show the progress bar')
   .action(async (flags: {
     out: string; count: number; seed: number; size: number; width?: number; height?: number; blender?: string;
@@ -108,9 +108,11 @@ program
           etaBuffer: 50, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: true,
         }, cliProgress.Presets.shades_classic)
       : null;
-    // Ctrl-C stops between samples and removes the partial output (a second Ctrl-C kills at once)
+    // Ctrl-C stops between samples; the samples done stay staged and the same command resumes
+    // from them (a second Ctrl-C kills at once: the next run resumes from what was journalled)
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort(new Error('generate: interrupted; nothing was written to ' + o.out)));
+    let barStarted = false;
     try {
       const r = await generateDataset({
         outDir: o.out, count: o.count, seed: o.seed, width, height,
@@ -118,11 +120,17 @@ program
         ...(o.extractor !== undefined ? { extractor: o.extractor } : {}), extractorOptions: o.extractOption,
         ...(recipe.file ? { recipe: recipe.file } : {}),
         workers: o.workers, overwrite: o.overwrite, signal: stop.signal,
+        onNotice: (m) => console.error(`generate: ${m}`),
         // started at the first sample, so an early error (a non-empty folder, a bad option) prints no empty bar
-        onProgress: (done) => (done === 1 ? bar?.start(o.count, 1) : bar?.update(done)),
+        onProgress: (done, total) => {
+          if (!barStarted) bar?.start(total, done);
+          else bar?.update(done);
+          barStarted = true;
+        },
       });
       bar?.stop();
-      console.log(`wrote ${r.records.length} samples (${width}x${height}, seed ${o.seed}, ${r.condition}) to ${o.out} in ${r.seconds.toFixed(1)} s`);
+      const resumed = r.resumed ? ` (${r.resumed} resumed from a stopped run)` : '';
+      console.log(`wrote ${r.records.length} samples${resumed} (${width}x${height}, seed ${o.seed}, ${r.condition}) to ${o.out} in ${r.seconds.toFixed(1)} s`);
     } catch (e) {
       bar?.stop();
       throw e;

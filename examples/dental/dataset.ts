@@ -18,7 +18,7 @@
  * scaled to [-1, 1] and the conditions to [0, 1] (the ctrLoRA convention).
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import { Generator } from '../../core/random.ts';
 import type { ConditionBlender, ConditionExtractor, Dataset, Image } from '../../core/plugins/tokens.ts';
@@ -129,14 +129,41 @@ async function linksOutside(realRoot: string, file: string): Promise<boolean> {
   return real !== realRoot && !real.startsWith(realRoot + sep);
 }
 
-async function listImages(dir: string): Promise<Map<string, string>> {
+/** Two images of one stem in one folder: which belongs to the sample is ambiguous. */
+function ambiguity(folder: string, stem: string, files: string[]): string {
+  return `ambiguous sample: ${files.map((f) => `${folder}/${basename(f)}`).join(' and ')} share the name ${stem}; keep one`;
+}
+
+/**
+ * The images of a folder by file stem. Two images of one stem (`x.jpg` beside `x.png`) are
+ * left out and reported to `onAmbiguous` (default: a DentalDataError), never silently one.
+ */
+async function listImages(
+  dir: string,
+  onAmbiguous: (stem: string, files: string[]) => void = (stem, files) => {
+    throw new DentalDataError(ambiguity(basename(dir), stem, files));
+  },
+): Promise<Map<string, string>> {
   const byStem = new Map<string, string>();
+  const ambiguous = new Map<string, string[]>();
   for (const f of (await readdir(dir)).sort()) {
     const ext = extname(f).toLowerCase();
-    if (IMAGE_EXTENSIONS.includes(ext)) byStem.set(f.slice(0, f.length - ext.length), join(dir, f));
+    if (!IMAGE_EXTENSIONS.includes(ext)) continue;
+    const stem = f.slice(0, f.length - ext.length);
+    const earlier = byStem.get(stem) ?? ambiguous.get(stem)?.[0];
+    if (earlier === undefined) {
+      byStem.set(stem, join(dir, f));
+      continue;
+    }
+    byStem.delete(stem);
+    ambiguous.set(stem, [...(ambiguous.get(stem) ?? [earlier]), join(dir, f)]);
   }
+  for (const [stem, files] of ambiguous) onAmbiguous(stem, files);
   return byStem;
 }
+
+/** The smallest image a sample may have (the smallest training size): anything below is not a picture. */
+const MIN_IMAGE_SIDE = 8;
 
 function stemOf(path: string): string {
   const base = path.split(/[\\/]/).pop()!;
@@ -201,10 +228,13 @@ export class DentalDataset implements Dataset<DentalSample> {
     } catch (e) {
       throw new DentalDataError((e as Error).message);
     }
-    const hasPromptJson = await exists(join(absRoot, 'prompt.json'));
+    const promptJson = join(absRoot, 'prompt.json');
+    const hasPromptJson = await exists(promptJson);
     const hasMaps = (await exists(join(absRoot, 'lighting'))) && (await exists(join(absRoot, 'segmentation')));
     let layout: DentalLayout;
     const candidates: Entry[] = [];
+    /** Images of a listed folder, each ambiguous stem reported (or, with skipInvalid, skipped) as a bad sample. */
+    const imagesOf = (folder: string) => listImages(join(absRoot, folder), (stem, files) => fail(`${folder}/${stem}.*`, ambiguity(folder, stem, files)));
     const extraNames = [...new Set(o.maps ?? [])];
     for (const m of extraNames) {
       if (!/^[a-z][a-z0-9-]*$/.test(m) || ['target', 'source', 'lighting', 'segmentation'].includes(m)) {
@@ -217,16 +247,24 @@ export class DentalDataset implements Dataset<DentalSample> {
     const extraFolders = new Map<string, Map<string, string>>();
     for (const m of extraNames) {
       if (!(await exists(join(absRoot, m)))) throw new DentalDataError(`DentalDataset: option maps: ${join(absRoot, m)} does not exist (generate writes ${m}/ beside target/)`);
-      extraFolders.set(m, await listImages(join(absRoot, m)));
+      extraFolders.set(m, await imagesOf(m));
     }
     if (hasPromptJson) {
       layout = hasMaps ? 'generated' : 'prompt-json';
+      if ((await stat(promptJson)).isDirectory()) throw new DentalDataError(`DentalDataset: ${promptJson} is a folder, not a JSON Lines file`);
+      if (await linksOutside(realRoot, promptJson)) throw new DentalDataError(`DentalDataset: ${promptJson} links outside the dataset folder ${absRoot}`);
       if (o.blender && !hasMaps) {
         throw new DentalDataError(`DentalDataset: blender "${o.blender.name}" cannot apply to ${absRoot}: it has prompt.json with source images but no lighting/ and segmentation/ folders to blend; drop the blender to train on source/, or use an extractor`);
       }
-      const lighting = hasMaps ? await listImages(join(absRoot, 'lighting')) : null;
-      const segmentation = hasMaps ? await listImages(join(absRoot, 'segmentation')) : null;
-      const lines = (await readFile(join(absRoot, 'prompt.json'), 'utf8')).split(/\r?\n/);
+      const lighting = hasMaps ? await imagesOf('lighting') : null;
+      const segmentation = hasMaps ? await imagesOf('segmentation') : null;
+      const text = await readFile(promptJson, 'utf8');
+      if (/^\s*\[/.test(text)) {
+        throw new DentalDataError(`DentalDataset: ${promptJson} is one JSON array; the CtrLoRA format is JSON Lines: one {"source", "target", "prompt"} object per line, no enclosing [ ]`);
+      }
+      const lines = text.split(/\r?\n/);
+      /** The line that first named each target, to report duplicates. */
+      const lineOfTarget = new Map<string, number>();
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!.trim();
         if (!line) continue;
@@ -236,7 +274,7 @@ export class DentalDataset implements Dataset<DentalSample> {
           try {
             rec = JSON.parse(line);
           } catch {
-            throw new DentalDataError(`${where}: not valid JSON: ${line.slice(0, 80)}`);
+            throw new DentalDataError(`${where}: not valid JSON (prompt.json is JSON Lines: one whole object per line): ${line.slice(0, 80)}`);
           }
           const r = rec as Record<string, unknown>;
           if (!r || typeof r !== 'object' || typeof r.source !== 'string' || typeof r.target !== 'string' || typeof r.prompt !== 'string') {
@@ -244,6 +282,9 @@ export class DentalDataset implements Dataset<DentalSample> {
           }
           const target = await insideRoot(absRoot, realRoot, r.target, where);
           const source = await insideRoot(absRoot, realRoot, r.source, where);
+          const first = lineOfTarget.get(target);
+          if (first !== undefined) throw new DentalDataError(`${where}: duplicate sample: target ${r.target} is already listed on line ${first}`);
+          lineOfTarget.set(target, i + 1);
           let jaw: Jaw | null = null, view: View | null = null;
           try {
             ({ jaw, view } = parseSampleName(r.target));
@@ -273,9 +314,9 @@ export class DentalDataset implements Dataset<DentalSample> {
     } else if ((await exists(join(absRoot, 'target'))) && hasMaps) {
       layout = 'folders';
       if (!o.blender && !o.extractor) throw new DentalDataError('DentalDataset: the folders layout (target/, lighting/, segmentation/) needs a blender (e.g. mask-composite) or an extractor to make the condition image');
-      const targets = await listImages(join(absRoot, 'target'));
-      const lighting = await listImages(join(absRoot, 'lighting'));
-      const segmentation = await listImages(join(absRoot, 'segmentation'));
+      const targets = await imagesOf('target');
+      const lighting = await imagesOf('lighting');
+      const segmentation = await imagesOf('segmentation');
       for (const [stem, target] of targets) {
         const rel = relative(absRoot, target);
         try {
@@ -307,6 +348,8 @@ export class DentalDataset implements Dataset<DentalSample> {
 
     // Every file of every sample: present, a readable image, and the same size as its target.
     const entries: Entry[] = [];
+    /** Samples smaller than the training size (upscaled when loaded: blurry), for one warning. */
+    const upscaled: string[] = [];
     for (const e of candidates) {
       try {
         const files = { target: e.target, source: e.source, lighting: e.lighting, segmentation: e.segmentation, ...e.maps };
@@ -324,6 +367,9 @@ export class DentalDataset implements Dataset<DentalSample> {
             throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): ${(err as Error).message}`);
           }
           if (!meta.width || !meta.height) throw new DentalDataError(`unreadable image ${rel} (${role} of ${e.name}): no size in its header`);
+          if (meta.width < MIN_IMAGE_SIDE || meta.height < MIN_IMAGE_SIDE) {
+            throw new DentalDataError(`image ${rel} (${role} of ${e.name}) is ${meta.width}x${meta.height}: too small to train on (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
+          }
           if (o.verify === 'decode') {
             try {
               await sharp(file).raw().toBuffer();
@@ -336,11 +382,15 @@ export class DentalDataset implements Dataset<DentalSample> {
             throw new DentalDataError(`mismatched sizes in sample ${e.name}: ${size.file} is ${size.width}x${size.height} but ${rel} is ${meta.width}x${meta.height}`);
           }
         }
+        if (size && (size.width < o.width || size.height < o.height)) upscaled.push(`${size.file} (${size.width}x${size.height})`);
         entries.push(e);
       } catch (err) {
         if (!(err instanceof DentalDataError)) throw err;
         fail(e.name, err.message);
       }
+    }
+    if (upscaled.length) {
+      warn(`dental dataset: ${upscaled.length} of ${entries.length} samples are smaller than the ${o.width}x${o.height} training size and are upscaled when loaded (blurry), e.g. ${upscaled.slice(0, 3).join(', ')}`);
     }
     if (skipped.length) warn(`dental dataset: skipped ${skipped.length} bad sample(s) of ${skipped.length + entries.length} in ${absRoot}`);
     if (entries.length === 0) throw new DentalDataError(`DentalDataset: no usable samples in ${absRoot}`);

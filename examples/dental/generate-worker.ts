@@ -1,12 +1,6 @@
-/** Worker thread of the dataset writer: renders and writes every `step`-th sample from `first`. */
+/** Worker thread of the dataset writer: renders and writes the samples it is given, reporting each. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { writeSample } from './generate.ts';
+import { type SampleSettings, writeSample } from './generate.ts';
 
-const { outDir, first, step, count, options } = workerData as {
-  outDir: string; first: number; step: number; count: number;
-  options: Parameters<typeof writeSample>[2];
-};
-for (let i = first; i < count; i += step) {
-  const record = await writeSample(outDir, i, options);
-  parentPort!.postMessage({ index: i, record });
-}
+const { outDir, indices, options } = workerData as { outDir: string; indices: number[]; options: SampleSettings };
+for (const i of indices) parentPort!.postMessage(await writeSample(outDir, i, options));

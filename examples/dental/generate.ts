@@ -11,16 +11,21 @@
  * Samples depend only on (seed, index), so they can be rendered in any order and in parallel
  * (worker threads, each taking every k-th index) and the bytes are the same either way.
  *
- * Everything is written into a hidden staging folder beside <out> and moved into place when the
- * last file is written (one rename when <out> is new or empty), so a run that fails or is stopped
- * never leaves a folder that the loader would read as a smaller, complete dataset.
+ * Everything is written into a hidden staging folder beside <out> (`.<out>.partial`) and moved
+ * into place when the last file is written, so a run that fails or is stopped never leaves a
+ * folder that the loader would read as a smaller, complete dataset. A stopped run's staging
+ * folder is resumed by the next run with the same options: each finished sample is journalled
+ * with the SHA-1 of its files, which the resume checks before trusting them. The lock, the
+ * checks made before rendering and the --overwrite swap are in output-folder.ts.
  */
-import { mkdir, mkdtemp, readdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { conditionLabel, type ConditionSource } from './condition.ts';
 import { encodePng } from './image-io.ts';
 import { type DentalRecipe, conditionFrom, loadDentalRecipe } from './recipe-file.ts';
+import { exists, fsProblem, OutputFolder, worded } from './output-folder.ts';
 import { generateSample, MAP_NAMES, type GeneratedSample } from './sample.ts';
 
 export interface GenerateOptions {
@@ -38,10 +43,16 @@ export interface GenerateOptions {
   recipe?: string;
   /** Worker threads (1: render on this thread). */
   workers: number;
-  /** Write into a folder that already has files. */
+  /** Replace the dataset in a folder that already has one (old and new files never mix). */
   overwrite?: boolean;
+  /** Samples done so far (those resumed from a stopped run included) out of the total. */
   onProgress?: (done: number, total: number) => void;
-  /** Stops the run (between samples; worker threads are terminated); nothing is left in the output folder. */
+  /** What the run found and did about it: a resumed run, a stale lock, leftovers removed. */
+  onNotice?: (message: string) => void;
+  /**
+   * Stops the run (between samples; worker threads are terminated). Nothing reaches the
+   * output folder; the samples done stay in the staging folder for the next run to resume.
+   */
   signal?: AbortSignal;
 }
 
@@ -63,11 +74,25 @@ async function conditionFor(o: SampleSettings): Promise<ConditionSource> {
   return conditionFrom(await recipe, o, 'mask-composite');
 }
 
-/** Renders and writes sample `index`; returns its prompt.json record. */
-export async function writeSample(outDir: string, index: number, o: SampleSettings): Promise<PromptRecord> {
+/** A finished sample: its prompt.json record and the SHA-1 of each map's file (checked on resume). */
+export interface WrittenSample {
+  index: number;
+  record: PromptRecord;
+  sha1: Record<string, string>;
+}
+
+const sha1 = (bytes: Uint8Array) => createHash('sha1').update(bytes).digest('hex');
+
+/** Renders and writes sample `index`. */
+export async function writeSample(outDir: string, index: number, o: SampleSettings): Promise<WrittenSample> {
   const s: GeneratedSample = generateSample(index, { seed: o.seed, width: o.width, height: o.height, ...(await conditionFor(o)) });
-  await Promise.all(MAP_NAMES.map(async (m) => writeFile(join(outDir, m, s.fileName), await encodePng(s.maps[m]))));
-  return { source: `source/${s.fileName}`, target: `target/${s.fileName}`, prompt: s.prompt };
+  const hashes = await Promise.all(MAP_NAMES.map(async (m) => {
+    const png = await encodePng(s.maps[m]);
+    const file = join(outDir, m, s.fileName);
+    await worded('write', () => writeFile(file, png), file); // a failed write (ENOSPC) names no path itself
+    return [m, sha1(png)] as const;
+  }));
+  return { index, record: { source: `source/${s.fileName}`, target: `target/${s.fileName}`, prompt: s.prompt }, sha1: Object.fromEntries(hashes) };
 }
 
 async function checkOptions(o: GenerateOptions): Promise<ConditionSource> {
@@ -82,71 +107,107 @@ async function checkOptions(o: GenerateOptions): Promise<ConditionSource> {
   return conditionFor(o); // fails early, listing the registered names, on an unknown blender or extractor
 }
 
-/** The entries of `dir`, or none when it does not exist yet. */
-async function entriesOf(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+const GENERATOR = 'ctrlora-ts examples/dental procedural generator';
+
+/** Whether `dir` holds a dataset this generator wrote (what --overwrite may replace). */
+async function isGeneratedDataset(dir: string): Promise<boolean> {
+  const meta = await readFile(join(dir, 'dataset.json'), 'utf8').then((t) => JSON.parse(t) as { generator?: unknown }, () => null);
+  return meta?.generator === GENERATOR;
 }
 
-/** Moves the finished dataset from `staging` to `outDir`: one rename if `outDir` is new or empty, else file by file with prompt.json and dataset.json last. */
-async function publish(staging: string, outDir: string, outHasFiles: boolean): Promise<void> {
-  if (!outHasFiles) {
-    await rmdir(outDir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-    await rename(staging, outDir);
-    return;
+/** What a staging folder renders; a resume needs the same. */
+const runKey = (o: GenerateOptions) => JSON.stringify({
+  seed: o.seed, count: o.count, width: o.width, height: o.height, blender: o.blender, blenderOptions: o.blenderOptions ?? {},
+  extractor: o.extractor, extractorOptions: o.extractorOptions ?? {}, recipe: o.recipe,
+});
+
+/**
+ * Prepares the staging folder: resumes it when it renders the same run (keeping the journalled
+ * samples whose files still hash to what was written), else starts it afresh.
+ */
+async function prepareStaging(staging: string, o: GenerateOptions, notice: (m: string) => void): Promise<Map<number, WrittenSample>> {
+  const done = new Map<number, WrittenSample>();
+  const key = runKey(o);
+  const journal = join(staging, 'progress.jsonl');
+  const previous = await readFile(join(staging, 'run.json'), 'utf8').catch(() => null);
+  if (previous === key) {
+    let damaged = 0;
+    for (const line of (await readFile(journal, 'utf8').catch(() => '')).split('\n')) {
+      let d: WrittenSample;
+      try {
+        d = JSON.parse(line) as WrittenSample;
+      } catch {
+        continue; // empty, or the line a killed run was writing
+      }
+      if (!Number.isInteger(d.index) || d.index < 0 || d.index >= o.count || typeof d.record?.target !== 'string') continue;
+      const file = d.record.target.slice('target/'.length);
+      const intact = await Promise.all(MAP_NAMES.map(async (m) => sha1(await readFile(join(staging, m, file)).catch(() => new Uint8Array(0))) === d.sha1?.[m]));
+      if (intact.every(Boolean)) done.set(d.index, d);
+      else damaged++;
+    }
+    await worded('write', () => writeFile(journal, [...done.values()].map((d) => JSON.stringify(d) + '\n').join('')));
+    notice(`resuming the stopped run in ${staging}: ${done.size} of ${o.count} samples already rendered and verified` +
+      (damaged ? `, ${damaged} damaged ones are rendered again` : ''));
+    return done;
   }
-  for (const m of MAP_NAMES) {
-    await mkdir(join(outDir, m), { recursive: true });
-    for (const f of await readdir(join(staging, m))) await rename(join(staging, m, f), join(outDir, m, f));
+  if (await exists(staging)) {
+    await worded('remove', () => rm(staging, { recursive: true, force: true }));
+    notice(`removed ${staging}, the partial output of a stopped run with other options (${previous ?? 'unknown'})`);
   }
-  for (const f of ['prompt.json', 'dataset.json']) await rename(join(staging, f), join(outDir, f));
-  await rm(staging, { recursive: true, force: true });
+  await worded('create the staging folder', async () => {
+    for (const m of MAP_NAMES) await mkdir(join(staging, m), { recursive: true });
+    await writeFile(join(staging, 'run.json'), key);
+  });
+  return done;
 }
 
-/** The run's records, its time, and its condition source as `blender alpha` or `extractor canny`. */
-export async function generateDataset(o: GenerateOptions): Promise<{ records: PromptRecord[]; seconds: number; condition: string }> {
+export async function generateDataset(o: GenerateOptions): Promise<{ records: PromptRecord[]; seconds: number; resumed: number; condition: string }> {
   const condition = await checkOptions(o);
   const started = performance.now();
-  const existing = await entriesOf(o.outDir);
-  if (existing.length > 0 && !o.overwrite) {
-    throw new Error(`generate: output folder ${o.outDir} is not empty (${existing.length} entries); pick an empty one or pass --overwrite`);
-  }
-  // the staging folder goes beside the real folder (through a link), so the final renames stay on one file system
-  const outDir = await realpath(o.outDir).catch(() => resolve(o.outDir));
-  await mkdir(dirname(outDir), { recursive: true });
-  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
+  const notice = o.onNotice ?? (() => {});
+  const folder = await OutputFolder.open(o.outDir, { overwrite: o.overwrite ?? false, isOurDataset: isGeneratedDataset, notice });
+  let done = new Map<number, WrittenSample>();
   try {
-    const records = await writeAll(staging, o, condition);
-    await publish(staging, outDir, existing.length > 0);
-    return { records, seconds: (performance.now() - started) / 1000, condition: conditionLabel(condition)! };
+    done = await prepareStaging(folder.staging, o, notice);
+    const resumed = done.size;
+    const records = await writeAll(folder.staging, o, done, condition);
+    await folder.publish();
+    return { records, seconds: (performance.now() - started) / 1000, resumed, condition: conditionLabel(condition)! };
   } catch (e) {
-    await rm(staging, { recursive: true, force: true });
-    throw e;
+    const kept = done.size > 0 && (await exists(folder.staging));
+    if (!kept) await rm(folder.staging, { recursive: true, force: true });
+    const err = fsProblem('write', e);
+    const n = done.size;
+    if (kept) err.message += ` (the ${n === 1 ? '1 sample' : `${n} samples`} done ${n === 1 ? 'is' : 'are'} kept in ${folder.staging}: the same command resumes from them)`;
+    throw err;
+  } finally {
+    await folder.release();
   }
 }
 
-/** Renders every sample into `dir` (an empty folder), then writes prompt.json and dataset.json. */
-async function writeAll(dir: string, o: GenerateOptions, condition: ConditionSource): Promise<PromptRecord[]> {
-  for (const m of MAP_NAMES) await mkdir(join(dir, m));
-  const records: PromptRecord[] = new Array(o.count);
-  let done = 0;
-  const tick = () => o.onProgress?.(++done, o.count);
-  const workers = Math.min(o.workers, o.count);
+/**
+ * Renders every sample not in `done` into the staging folder `dir`, journalling each as it
+ * finishes (into `done` too), then writes dataset.json and, last, prompt.json.
+ */
+async function writeAll(dir: string, o: GenerateOptions, done: Map<number, WrittenSample>, condition: ConditionSource): Promise<PromptRecord[]> {
+  const todo = Array.from({ length: o.count }, (_, i) => i).filter((i) => !done.has(i));
+  const journal = join(dir, 'progress.jsonl');
+  let journalled = Promise.resolve();
+  const finished = (w: WrittenSample) => {
+    done.set(w.index, w);
+    journalled = journalled.then(() => worded('write', () => appendFile(journal, JSON.stringify(w) + '\n'), journal));
+    journalled.catch(() => {}); // awaited below; this only keeps a failed write from going unhandled meanwhile
+    o.onProgress?.(done.size, o.count);
+  };
+  const workers = Math.min(o.workers, todo.length);
   const sampleOptions: SampleSettings = {
     seed: o.seed, width: o.width, height: o.height, blender: condition.blender?.name, blenderOptions: o.blenderOptions,
     extractor: condition.extractor?.name, extractorOptions: o.extractorOptions, recipe: o.recipe,
   };
   if (workers <= 1) {
-    for (let i = 0; i < o.count; i++) {
+    for (const i of todo) {
       o.signal?.throwIfAborted();
-      records[i] = await writeSample(dir, i, sampleOptions);
-      tick();
+      finished(await writeSample(dir, i, sampleOptions));
     }
   } else {
     // The worker module is TypeScript: a tiny bootstrap registers tsx in the thread, then imports it.
@@ -155,7 +216,7 @@ async function writeAll(dir: string, o: GenerateOptions, condition: ConditionSou
     const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
     const threads = Array.from({ length: workers }, (_, w) => new Worker(bootstrap, {
       eval: true,
-      workerData: { outDir: dir, first: w, step: workers, count: o.count, options: sampleOptions },
+      workerData: { outDir: dir, indices: todo.filter((_, k) => k % workers === w), options: sampleOptions },
     }));
     const aborted = new Promise<never>((_, reject) => {
       if (o.signal?.aborted) reject(o.signal.reason);
@@ -164,10 +225,7 @@ async function writeAll(dir: string, o: GenerateOptions, condition: ConditionSou
     aborted.catch(() => {}); // it only matters inside the race below
     try {
       await Promise.race([aborted, Promise.all(threads.map((worker, w) => new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: { index: number; record: PromptRecord }) => {
-          records[m.index] = m.record;
-          tick();
-        });
+        worker.on('message', (m: WrittenSample) => finished(m));
         worker.on('error', reject);
         worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generate: worker ${w} exited with code ${code}`))));
       })))]);
@@ -175,11 +233,14 @@ async function writeAll(dir: string, o: GenerateOptions, condition: ConditionSou
       // a thread failed or the run was stopped: end the threads before the caller removes the folder they write into
       await Promise.all(threads.map((t) => t.terminate()));
       throw e;
+    } finally {
+      await journalled.catch(() => {});
     }
   }
-  await writeFile(join(dir, 'prompt.json'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await journalled;
+  const records = Array.from({ length: o.count }, (_, i) => done.get(i)!.record);
   const meta = {
-    generator: 'ctrlora-ts examples/dental procedural generator',
+    generator: GENERATOR,
     seed: o.seed, count: o.count, width: o.width, height: o.height,
     ...(condition.extractor
       ? { extractor: condition.extractor.name, extractorOptions: o.extractorOptions ?? {} }
@@ -189,5 +250,7 @@ async function writeAll(dir: string, o: GenerateOptions, condition: ConditionSou
     layout: 'CtrLoRA prompt.json (JSON Lines: source, target, prompt) plus one folder per map, files matched by name',
   };
   await writeFile(join(dir, 'dataset.json'), JSON.stringify(meta, null, 2) + '\n');
+  // prompt.json last: its presence marks a complete staging folder (see OutputFolder.recoverSwap)
+  await writeFile(join(dir, 'prompt.json'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   return records;
 }

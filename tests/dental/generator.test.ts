@@ -1,8 +1,10 @@
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../../examples/dental/generate.ts';
+import { fsProblem, GenerateError } from '../../examples/dental/output-folder.ts';
 import { encodePng } from '../../examples/dental/image-io.ts';
 import { FDI_NUMBERS, GUM_COLOR, toothColor } from '../../examples/dental/palette.ts';
 import { parseSampleName } from '../../examples/dental/prompt.ts';
@@ -254,34 +256,99 @@ describe('dataset writer', () => {
     expect(Buffer.compare(await encodePng(r1.target), await encodePng(r2.target))).toBe(0);
   });
 
-  it('leaves nothing that looks like a dataset when a run fails, and --overwrite replaces in place', async () => {
+  /** Every file of a dataset folder (relative path -> bytes), to compare two runs byte for byte. */
+  async function snapshot(dir: string): Promise<Map<string, Buffer>> {
+    const files = new Map<string, Buffer>();
+    for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) files.set(join(e.parentPath, e.name).slice(dir.length + 1), await readFile(join(e.parentPath, e.name)));
+    }
+    return files;
+  }
+  const opts = { count: 4, seed: 3, width: 16, height: 16, blender: 'alpha', workers: 1 };
+  const stopAt = (n: number) => (done: number) => {
+    if (done === n) throw new Error('stopped');
+  };
+
+  it('never publishes a stopped run; the same command resumes it (verifying what was rendered) to the same bytes', async () => {
     const parent = await tempDir();
     const out = join(parent, 'data');
-    const stopAt = (n: number) => (done: number) => {
-      if (done === n) throw new Error('stopped');
-    };
-    const opts = { count: 4, seed: 3, width: 16, height: 16, blender: 'alpha', workers: 1 };
-    await expect(generateDataset({ ...opts, outDir: out, onProgress: stopAt(2) })).rejects.toThrow('stopped');
-    expect(await readdir(parent)).toEqual([]); // no out folder, no staging folder left behind
+    const fresh = await tempDir();
+    await generateDataset({ ...opts, outDir: fresh });
 
+    await expect(generateDataset({ ...opts, outDir: out, onProgress: stopAt(3) })).rejects.toThrow(/stopped \(the 3 samples done are kept in .*\.data\.partial: the same command resumes from them\)/);
+    expect(await readdir(parent)).toEqual(['.data.partial']); // no dataset, no lock
+    // a damaged file (a kill mid-write) is found by its hash and the sample rendered again
+    const staged = join(parent, '.data.partial');
+    const [victim] = (await readdir(join(staged, 'depth'))).sort();
+    await writeFile(join(staged, 'depth', victim!), 'torn');
+    const notices: string[] = [];
+    const progress: number[] = [];
+    const r = await generateDataset({ ...opts, outDir: out, onNotice: (m) => notices.push(m), onProgress: (d) => progress.push(d) });
+    expect(notices).toEqual([expect.stringMatching(/resuming the stopped run in .*: 2 of 4 samples already rendered and verified, 1 damaged ones are rendered again/)]);
+    expect(r.resumed).toBe(2);
+    expect(progress).toEqual([3, 4]);
+    expect(await readdir(parent)).toEqual(['data']);
+    expect(await snapshot(out)).toEqual(await snapshot(fresh));
+
+    // in worker threads, stopped by a signal: resumed the same way
+    const stop = new AbortController();
+    const threaded = join(parent, 'threaded');
+    await expect(generateDataset({ ...opts, workers: 2, outDir: threaded, signal: stop.signal, onProgress: (d) => d === 2 && stop.abort(new Error('interrupted')) })).rejects.toThrow('interrupted');
+    expect((await readdir(parent)).sort()).toEqual(['.threaded.partial', 'data']);
+    await generateDataset({ ...opts, workers: 2, outDir: threaded });
+    expect(await snapshot(threaded)).toEqual(await snapshot(fresh));
+
+    // other options: the partial output cannot be resumed, and is removed with a word
+    await expect(generateDataset({ ...opts, outDir: join(parent, 'other'), onProgress: stopAt(1) })).rejects.toThrow('stopped');
+    const words: string[] = [];
+    await generateDataset({ ...opts, seed: 8, outDir: join(parent, 'other'), onNotice: (m) => words.push(m) });
+    expect(words).toEqual([expect.stringMatching(/removed .*\.other\.partial, the partial output of a stopped run with other options/)]);
+    // a staging folder of the earlier scheme is removed with a word too
+    await mkdir(join(parent, '.fourth.partial-x1y2z3'));
+    const w2: string[] = [];
+    await generateDataset({ ...opts, count: 1, outDir: join(parent, 'fourth'), onNotice: (m) => w2.push(m) });
+    expect(w2).toEqual([expect.stringMatching(/removed .*\.fourth\.partial-x1y2z3, partial output of an interrupted run/)]);
+    expect((await readdir(parent)).sort()).toEqual(['data', 'fourth', 'other', 'threaded']);
+  });
+
+  it('--overwrite swaps the whole dataset: a stopped or interrupted swap never mixes old and new files', async () => {
+    const parent = await tempDir();
+    const out = join(parent, 'data');
     await generateDataset({ ...opts, outDir: out });
-    const before = await readFile(join(out, 'prompt.json'), 'utf8');
+    const old = await snapshot(out);
     await expect(generateDataset({ ...opts, count: 2, outDir: out, overwrite: true, onProgress: stopAt(1) })).rejects.toThrow('stopped');
-    expect(await readdir(parent)).toEqual(['data']);
-    expect(await readFile(join(out, 'prompt.json'), 'utf8')).toBe(before); // the earlier set is untouched
+    expect(await snapshot(out)).toEqual(old); // the earlier set is untouched
 
-    await generateDataset({ ...opts, count: 2, seed: 4, outDir: out, overwrite: true });
-    expect((await readFile(join(out, 'prompt.json'), 'utf8')).trim().split('\n')).toHaveLength(2);
-    expect(JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8'))).toMatchObject({ seed: 4, count: 2 });
+    const newer = { ...opts, count: 2, seed: 4 };
+    await generateDataset({ ...newer, outDir: out, overwrite: true });
+    const fresh = await snapshot(out);
+    expect(fresh.get('prompt.json')!.toString().trim().split('\n')).toHaveLength(2);
+    expect([...fresh.keys()].filter((k) => k.startsWith('target/'))).toHaveLength(2); // none of the old set's 4 left
     expect(await readdir(parent)).toEqual(['data']);
 
-    // stopped by a signal, on one thread and in worker threads: nothing left either
-    for (const workers of [1, 2]) {
-      const stop = new AbortController();
-      const run = generateDataset({ ...opts, workers, outDir: join(parent, 'stopped'), signal: stop.signal, onProgress: () => stop.abort(new Error('interrupted')) });
-      await expect(run).rejects.toThrow('interrupted');
-      expect(await readdir(parent)).toEqual(['data']);
-    }
+    // killed between its two renames: the old set moved aside, the new one complete in staging
+    await rename(out, join(parent, '.data.old'));
+    await generateDataset({ ...opts, outDir: join(parent, 'scratch') });
+    await rename(join(parent, 'scratch'), join(parent, '.data.partial'));
+    const notes: string[] = [];
+    await generateDataset({ ...newer, outDir: out, overwrite: true, onNotice: (m) => notes.push(m) });
+    expect(notes[0]).toMatch(/finished publishing the dataset an interrupted --overwrite had completed/);
+    expect(await snapshot(out)).toEqual(fresh);
+    // killed before the new set was complete: the old set is put back
+    await rename(out, join(parent, '.data.old'));
+    await mkdir(join(parent, '.data.partial'));
+    const back: string[] = [];
+    await expect(generateDataset({ ...opts, outDir: out, onNotice: (m) => back.push(m) })).rejects.toThrow(/not empty/);
+    expect(back[0]).toMatch(/restored the previous dataset to .*data/);
+    expect(await snapshot(out)).toEqual(fresh);
+    expect((await readdir(parent)).sort()).toEqual(['.data.partial', 'data']);
+
+    // --overwrite replaces only a dataset this generator wrote
+    const mine = join(parent, 'mine');
+    await mkdir(mine);
+    await writeFile(join(mine, 'notes.txt'), 'keep me');
+    await expect(generateDataset({ ...opts, outDir: mine, overwrite: true })).rejects.toThrow(/--overwrite replaces only a dataset this generator wrote, and .*mine holds other files/);
+    expect(await readdir(mine)).toEqual(['notes.txt']);
 
     // an output folder given through a link: the link stays, the files land in the folder it names
     await mkdir(join(parent, 'real'));
@@ -289,7 +356,51 @@ describe('dataset writer', () => {
     await generateDataset({ ...opts, count: 1, outDir: join(parent, 'link') });
     expect((await lstat(join(parent, 'link'))).isSymbolicLink()).toBe(true);
     expect(await readdir(join(parent, 'real'))).toContain('prompt.json');
-    expect((await readdir(parent)).sort()).toEqual(['data', 'link', 'real']);
+  });
+
+  it('takes a lock before any work: a second run into the same folder fails at once; a dead run\'s lock is taken over', async () => {
+    const parent = await tempDir();
+    const out = join(parent, 'data');
+    let second: Promise<unknown> | null = null;
+    let rendered = 0;
+    await generateDataset({
+      ...opts, outDir: out, onProgress: () => {
+        rendered++;
+        if (second) return;
+        second = generateDataset({ ...opts, outDir: out, onProgress: () => { throw new Error('the second run rendered'); } });
+        second.catch(() => {}); // asserted once the first run is done
+      },
+    });
+    await expect(second).rejects.toThrow(new RegExp(`another run \\(pid ${process.pid}, started .*\\) is writing .*data; wait for it to finish \\(its lock is .*\\.data\\.lock\\)`));
+    expect(rendered).toBe(4);
+    expect(await readdir(parent)).toEqual(['data']);
+
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    await writeFile(join(parent, '.next.lock'), JSON.stringify({ pid: Number(gone.stdout), host: hostname(), started: 'earlier' }));
+    const notes: string[] = [];
+    await generateDataset({ ...opts, count: 1, outDir: join(parent, 'next'), onNotice: (m) => notes.push(m) });
+    expect(notes).toEqual([expect.stringMatching(new RegExp(`removed a stale lock .*\\.next\\.lock \\(pid ${gone.stdout} is gone\\)`))]);
+    expect((await readdir(parent)).sort()).toEqual(['data', 'next']);
+  });
+
+  it('checks the output path before rendering and words file-system failures as its own errors, naming the path', async () => {
+    const parent = await tempDir();
+    await writeFile(join(parent, 'file'), 'x');
+    const never = () => {
+      throw new Error('rendered before failing');
+    };
+    await expect(generateDataset({ ...opts, outDir: join(parent, 'file'), onProgress: never })).rejects.toThrow(/output path .*file is a file, not a folder/);
+    await expect(generateDataset({ ...opts, outDir: join(parent, 'file', 'data'), onProgress: never })).rejects.toThrow(/output folder .*file\/data: a part of that path is a file, not a folder/);
+    const err = fsProblem('write', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', path: '/x/.data.partial/target/a.png' }));
+    expect(err).toBeInstanceOf(GenerateError);
+    expect(err.message).toBe('generate: cannot write /x/.data.partial/target/a.png: no space left on the device (ENOSPC)');
+    expect(fsProblem('take the lock', Object.assign(new Error('EROFS'), { code: 'EROFS', path: '/ro/.data.lock' })).message).toBe('generate: cannot take the lock /ro/.data.lock: the file system is read-only (EROFS)');
+    if (process.getuid?.() !== 0) { // root writes anywhere
+      const ro = join(parent, 'ro');
+      await mkdir(ro, { mode: 0o555 });
+      await expect(generateDataset({ ...opts, outDir: join(ro, 'data'), onProgress: never })).rejects.toThrow(/generate: cannot take the lock .*ro\/\.data\.lock: permission denied \(EACCES\)/);
+    }
+    expect((await readdir(parent)).sort()).toEqual(process.getuid?.() !== 0 ? ['file', 'ro'] : ['file']);
   });
 
   it('refuses a non-empty output folder, an unknown blender and bad counts', async () => {

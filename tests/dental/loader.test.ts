@@ -343,6 +343,63 @@ describe('bad input', () => {
     await expect(ds.get(COUNT)).rejects.toThrow(/index 6 out of range/);
   });
 
+  it('prompt.json that is a folder, links outside, is one JSON array, or lists a sample twice', async () => {
+    const folder = await fixture('prompt-folder', ['source', 'target']);
+    await mkdir(join(folder, 'prompt.json'));
+    await expect(DentalDataset.open(folder)).rejects.toThrow(/prompt\.json is a folder, not a JSON Lines file/);
+
+    const linked = await fixture('prompt-link', ['source', 'target']);
+    await symlink(join(gen, 'prompt.json'), join(linked, 'prompt.json'));
+    await expect(DentalDataset.open(linked)).rejects.toThrow(/prompt-link\/prompt\.json links outside the dataset folder/);
+
+    const array = await fixture('prompt-array', ['source', 'target']);
+    const lines = (await readFile(join(gen, 'prompt.json'), 'utf8')).trim().split('\n');
+    await writeFile(join(array, 'prompt.json'), `[\n${lines.join(',\n')}\n]\n`);
+    await expect(DentalDataset.open(array)).rejects.toThrow(/is one JSON array; the CtrLoRA format is JSON Lines: one \{"source", "target", "prompt"\} object per line/);
+    await writeFile(join(array, 'prompt.json'), JSON.stringify(JSON.parse(lines[0]!), null, 2));
+    await expect(DentalDataset.open(array)).rejects.toThrow(/line 1: not valid JSON \(prompt\.json is JSON Lines: one whole object per line\)/);
+
+    const twice = await fixture('prompt-twice', ['source', 'target']);
+    await writeFile(join(twice, 'prompt.json'), [...lines, lines[2]].join('\n'));
+    await expect(DentalDataset.open(twice)).rejects.toThrow(new RegExp(`prompt.json line ${COUNT + 1}: duplicate sample: target ${JSON.parse(lines[2]!).target} is already listed on line 3`));
+    const { warn, messages } = collect();
+    expect((await DentalDataset.open(twice, { skipInvalid: true, warn })).length).toBe(COUNT);
+    expect(messages.at(-1)).toMatch(new RegExp(`skipped 1 bad sample\\(s\\) of ${COUNT + 1}`));
+  });
+
+  it('two images of one name (x.jpg beside x.png) are ambiguous, not silently one of them', async () => {
+    const dir = await fixture('two-of-one', ['prompt.json', 'source', 'target', 'lighting', 'segmentation']);
+    const victim = (await readdir(join(dir, 'lighting'))).sort()[1]!;
+    await sharp(join(dir, 'lighting', victim)).jpeg().toFile(join(dir, 'lighting', victim.replace('.png', '.jpg')));
+    const stem = victim.replace('.png', '');
+    await expect(DentalDataset.open(dir)).rejects.toThrow(`ambiguous sample: lighting/${stem}.jpg and lighting/${victim} share the name ${stem}; keep one`);
+    const { warn, messages } = collect();
+    const ds = await DentalDataset.open(dir, { skipInvalid: true, warn });
+    expect(ds.length).toBe(COUNT - 1);
+    expect(messages.some((m) => m.includes('ambiguous sample'))).toBe(true);
+
+    const folders = await fixture('two-of-one-folders', ['target', 'lighting', 'segmentation']);
+    await cp(join(folders, 'target', victim), join(folders, 'target', victim.replace('.png', '.webp')));
+    await expect(DentalDataset.open(folders, { blender: new AlphaBlender() })).rejects.toThrow(`ambiguous sample: target/${victim} and target/${stem}.webp share the name ${stem}; keep one`);
+  });
+
+  it('a 1x1 image is refused; images smaller than the training size are upscaled with one warning', async () => {
+    const dir = await fixture('tiny', ['prompt.json', 'source', 'target']);
+    const first = JSON.parse((await readFile(join(dir, 'prompt.json'), 'utf8')).split('\n')[0]!) as { source: string; target: string };
+    const dot = sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png();
+    await dot.toFile(join(dir, first.target));
+    await dot.toFile(join(dir, first.source));
+    await expect(DentalDataset.open(dir)).rejects.toThrow(`image ${first.target} (target of ${first.target}) is 1x1: too small to train on (at least 8x8)`);
+
+    const { warn, messages } = collect();
+    const ds = await DentalDataset.open(gen, { width: 64, height: 64, warn });
+    expect(ds.length).toBe(COUNT);
+    expect(messages).toEqual([expect.stringMatching(new RegExp(`${COUNT} of ${COUNT} samples are smaller than the 64x64 training size and are upscaled when loaded \\(blurry\\), e\\.g\\. target/\\S+ \\(32x32\\)`))]);
+    const quiet = collect();
+    await DentalDataset.open(gen, { width: 32, height: 32, warn: quiet.warn });
+    expect(quiet.messages).toEqual([]);
+  });
+
   it('writes nothing into the dataset folder', async () => {
     const dir = await fixture('readonly', ['prompt.json', 'source', 'target', 'lighting', 'segmentation']);
     const before = await snapshot(dir);

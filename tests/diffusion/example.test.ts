@@ -20,5 +20,5 @@ describe('examples/diffusion/train-and-sample.ts', () => {
     } finally {
       log.mockRestore();
     }
-  }, 30_000);
+  });
 });

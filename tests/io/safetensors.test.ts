@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -7,6 +7,8 @@ import {
   AdamW, Linear, SafetensorsError, Sequential, StateDictError, bf16ToFloat, decodeSafetensors, encodeSafetensors, floatToBf16, floatToHalf,
   ReferenceBackend, type Storage, halfToFloat, loadModule, loadOptimizer, mseLoss, randn, saveModule, saveOptimizer, tensor,
 } from '../../core/index.ts';
+import { loadSafetensors, parseSafetensorsHeader, parseStrictJson, readSafetensorsHeader, saveSafetensors } from '../../core/io/index.ts';
+import { JsonDuplicateKeyError, keysInOrder } from '../../core/io/strict-json.ts';
 
 /** Builds a file by hand, exactly as the format describes it. */
 function handMade(header: object | string, data: number[] | Uint8Array, pad = true): Uint8Array {
@@ -125,6 +127,143 @@ describe('safetensors rejects bad files with a clear error', () => {
   });
   it('rejects unsupported dtypes at read time, naming the tensor', () => {
     expect(() => decodeSafetensors(handMade({ ids: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)))).toThrow(/tensor 'ids' has dtype I64/);
+  });
+});
+
+describe('safetensors is as strict as the reference (Rust) reader', () => {
+  /** One entry over 12 bytes of data; `name` is the raw JSON text of the name, escapes and all. */
+  const one = (entry: string, name = '"a"') => handMade(`{${name}:${entry}}`, new Uint8Array(12));
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['a fractional shape that rounds to an integer', one('{"dtype":"F32","shape":[2.9999999999999999],"data_offsets":[0,12]}'), /tensor 'a': shape must be an array of integers >= 0 \(plain digits\), got \[2\.9999999999999999\]/],
+    ['negative zero and an exponent as offsets', one('{"dtype":"F32","shape":[3],"data_offsets":[-0,1.2e1]}'), /tensor 'a': data_offsets must be .*got \[-0,1\.2e1\]/],
+    ['a leading zero (not JSON)', one('{"dtype":"F32","shape":[03],"data_offsets":[0,12]}'), /header is not valid JSON/],
+    ['three offsets', one('{"dtype":"F32","shape":[3],"data_offsets":[0,12,12]}'), /tensor 'a': data_offsets must be \[begin, end\]/],
+    ['a lone surrogate in a name', one('{"dtype":"F32","shape":[3],"data_offsets":[0,12]}', '"\\ud800x"'), /lone UTF-16 surrogate/],
+    ['a duplicated field inside an entry', one('{"dtype":"F32","shape":[3],"shape":[3],"data_offsets":[0,12]}'), /tensor 'a': duplicate field "shape"/],
+    ['a missing field', one('{"dtype":"F32","data_offsets":[0,12]}'), /tensor 'a': no shape/],
+    ['a dtype that is not a string', one('{"dtype":7,"shape":[3],"data_offsets":[0,12]}'), /tensor 'a': dtype must be a string, got 7/],
+    ['an integer beyond 2^53', one('{"dtype":"F32","shape":[90071992547409930],"data_offsets":[0,12]}'), /shape must .*got \[90071992547409930\]/],
+    ['a 4-bit tensor of an odd length', handMade({ a: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, new Uint8Array(2)), /F4 \(4-bit\) does not fill whole bytes/],
+    ['a duplicated metadata key', handMade('{"__metadata__":{"k":"1","k":"2"}}', []), /__metadata__: duplicate key "k"/],
+    ['a duplicated key inside an unknown field', one('{"dtype":"F32","shape":[3],"data_offsets":[0,12],"x":{"k":1,"k":2}}'), /header is not valid JSON: duplicate key "k"/],
+  ];
+  it.each(cases)('rejects %s', (_name, bytes, message) => {
+    expect(() => parseSafetensorsHeader(bytes, 'x.safetensors')).toThrow(SafetensorsError);
+    expect(() => parseSafetensorsHeader(bytes, 'x.safetensors')).toThrow(message);
+  });
+  it('still reads a name whose escapes form a valid surrogate pair, and ignores unknown fields', () => {
+    const h = parseSafetensorsHeader(one('{"dtype":"F32","shape":[3],"data_offsets":[0,12],"extra":{"x":[1.5,-2]}}', '"\\ud83d\\ude00\\n"'));
+    expect([...h.tensors.keys()]).toEqual(['\u{1F600}\n']);
+  });
+  it.each([['F8_E8M0', 4], ['C64', 32], ['F6_E2M3', 3], ['I64', 32]] as const)('names the unsupported dtype %s when reading (4 elements, %i bytes)', (dtype, bytes4) => {
+    const bytes = handMade({ w: { dtype, shape: [4], data_offsets: [0, bytes4] } }, new Uint8Array(bytes4));
+    expect(parseSafetensorsHeader(bytes).tensors.get('w')!.dtype).toBe(dtype);
+    expect(() => decodeSafetensors(bytes, 'q.safetensors')).toThrow(new RegExp(`q\\.safetensors: tensor 'w' has dtype ${dtype}, which is unsupported`));
+  });
+});
+
+describe('safetensors values that do not fit', () => {
+  it('warns when F32 values beyond F16 or BF16 range would be stored as Infinity; refuses with outOfRange: error', () => {
+    const src = new Map([['big', tensor([1, 70000, -1e6, 65504])], ['ok', tensor([2])]]);
+    const warnings: string[] = [];
+    const bytes = encodeSafetensors(src, { dtype: 'F16', warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringMatching(/tensor 'big': 2 of 4 values lie beyond F16's range \(largest \|v\| 1\.00000e\+6\) and are stored as ±Infinity/)]);
+    expect(Array.from(decodeSafetensors(bytes, 'x', { nonFinite: 'allow' }).tensors.get('big')!.values)).toEqual([1, Infinity, -Infinity, 65504]);
+    expect(() => encodeSafetensors(src, { dtype: 'F16', outOfRange: 'error' })).toThrow(/refused \(outOfRange: 'error'\)/);
+    const quiet: string[] = [];
+    encodeSafetensors(src, { dtype: 'F16', outOfRange: 'allow', warn: (m) => quiet.push(m) });
+    encodeSafetensors(src, { dtype: 'BF16', warn: (m) => quiet.push(m) }); // all within BF16's range
+    expect(quiet).toEqual([]);
+    encodeSafetensors(new Map([['m', tensor([3.4e38])]]), { dtype: 'BF16', warn: (m) => quiet.push(m) });
+    expect(quiet).toEqual([expect.stringMatching(/tensor 'm': 1 of 1 values lie beyond BF16's range/)]);
+  });
+
+  it('warns about NaN and infinite weights when reading; refuses them with nonFinite: error', async () => {
+    const bytes = encodeSafetensors(new Map([['w', tensor([1, NaN, Infinity, -Infinity])], ['b', tensor([0])]]));
+    const warnings: string[] = [];
+    const got = decodeSafetensors(bytes, 'nan.safetensors', { warn: (m) => warnings.push(m) });
+    expect(Array.from(got.tensors.get('w')!.values)).toEqual([1, NaN, Infinity, -Infinity]);
+    expect(warnings).toEqual([expect.stringMatching(/nan\.safetensors: tensor 'w' holds 1 NaN and 2 infinite values of 4/)]);
+    expect(() => decodeSafetensors(bytes, 'nan.safetensors', { nonFinite: 'error' })).toThrow(/tensor 'w' holds 1 NaN/);
+    const path = join(dir, 'nan.safetensors');
+    await writeFile(path, bytes);
+    const fileWarnings: string[] = [];
+    await loadSafetensors(path, { warn: (m) => fileWarnings.push(m) });
+    expect(fileWarnings).toEqual([expect.stringContaining(`${path}: tensor 'w' holds 1 NaN and 2 infinite values`)]);
+    await expect(loadSafetensors(path, { nonFinite: 'error' })).rejects.toThrow(SafetensorsError);
+  });
+});
+
+describe('safetensors files', () => {
+  it('loads a file tensor by tensor to the same values as the in-memory decoder (F32, F16, BF16, F64)', async () => {
+    const src = new Map([['a', randn([3, 5], { seed: 1 })], ['b', randn([7], { seed: 2 })], ['empty', tensor([], [0, 3])]]);
+    for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+      const path = join(dir, `file-${dtype}.safetensors`);
+      await saveSafetensors(path, src, { dtype, metadata: { k: 'v' } });
+      const want = decodeSafetensors(await readFile(path));
+      const got = await loadSafetensors(path);
+      expect(got.metadata).toEqual({ k: 'v' });
+      expect([...got.tensors.keys()]).toEqual(['a', 'b', 'empty']);
+      for (const [name, t] of got.tensors) {
+        expect(t.shape).toEqual(want.tensors.get(name)!.shape);
+        expect(Array.from(t.toArray())).toEqual(Array.from(want.tensors.get(name)!.values));
+      }
+      expect((await readSafetensorsHeader(path)).tensors.get('a')).toEqual({ dtype, shape: [3, 5], dataOffsets: [0, 15 * (dtype === 'F32' ? 4 : 2)] });
+    }
+    const f64 = join(dir, 'f64.safetensors');
+    await writeFile(f64, handMade({ d: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } }, new Uint8Array(new Float64Array([0.5, -3]).buffer)));
+    expect(Array.from((await loadSafetensors(f64)).tensors.get('d')!.toArray())).toEqual([0.5, -3]);
+  });
+
+  it('names the path when the file is missing, a folder, or truncated', async () => {
+    await expect(loadSafetensors(join(dir, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors: no such file/);
+    await mkdir(join(dir, 'folder.safetensors'));
+    await expect(loadSafetensors(join(dir, 'folder.safetensors'))).rejects.toThrow(/folder\.safetensors: is a folder, not a file/);
+    const cut = join(dir, 'cut.safetensors');
+    const whole = encodeSafetensors(new Map([['w', tensor([1, 2, 3])]]));
+    await writeFile(cut, whole.subarray(0, whole.length - 2));
+    await expect(loadSafetensors(cut)).rejects.toThrow(/cut\.safetensors: tensor 'w': data_offsets \[0, 12\] lie outside the 10-byte data area/);
+    await writeFile(cut, whole.subarray(0, 5));
+    await expect(loadSafetensors(cut)).rejects.toThrow(/cut\.safetensors: file is 5 bytes, too short/);
+  });
+
+  it('releases the tensors already read when a later one fails', async () => {
+    const disposed: Storage[] = [];
+    const backend = new (class extends ReferenceBackend {
+      override dispose(st: Storage) {
+        disposed.push(st);
+      }
+    })();
+    const path = join(dir, 'late-nan.safetensors');
+    await writeFile(path, encodeSafetensors(new Map([['good', tensor([1, 2])], ['bad', tensor([NaN])]])));
+    await expect(loadSafetensors(path, { backend, nonFinite: 'error' })).rejects.toThrow(/tensor 'bad' holds 1 NaN/);
+    expect(disposed).toHaveLength(1);
+  });
+});
+
+describe('the strict JSON reader', () => {
+  it('parses what JSON.parse does, keeping key order for integer-like keys', () => {
+    const text = '{"b": [1, -2.5e3, true, null], "0": {"x": "\\u00e9\\n\\ud83d\\ude00"}, "a": ""}';
+    const v = parseStrictJson(text) as Record<string, unknown>;
+    expect(v).toEqual(JSON.parse(text));
+    expect(keysInOrder(v as never)).toEqual(['b', '0', 'a']);
+    fc.assert(fc.property(fc.jsonValue(), (value) => {
+      expect(parseStrictJson(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(value)));
+    }), { numRuns: 300 });
+  });
+  it('names a duplicate key with the objects around it, and refuses lone surrogates and deep nesting', () => {
+    let caught: unknown;
+    try {
+      parseStrictJson('{"a": {"b": 1, "b": 2}}');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(JsonDuplicateKeyError);
+    expect(caught).toMatchObject({ key: 'b', path: ['a'] });
+    expect(() => parseStrictJson('["\\udc00"]')).toThrow(/lone UTF-16 surrogate/);
+    expect(() => parseStrictJson('[[[[1]]]]', { maxDepth: 3 })).toThrow(/nesting deeper than 3/);
+    expect(() => parseStrictJson('{"a": 1} x')).toThrow(/trailing characters/);
+    expect(() => parseStrictJson('"a\\x"')).toThrow(/bad escape/);
   });
 });
 

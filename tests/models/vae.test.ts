@@ -86,7 +86,7 @@ describe('AutoencoderKL tiny', () => {
     const after = psnr();
     expect(before).toBeLessThan(15);
     expect(after).toBeGreaterThan(25);
-  }, 60_000);
+  });
 
   it('has loss gradients that match finite differences (float64)', () => {
     const backend = new ReferenceBackend({ precision: 'float64' });
