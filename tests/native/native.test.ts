@@ -25,14 +25,18 @@ function workload(): Tensor[] {
   const b = randn([130, 211], { seed: 2 }).requiresGrad_();
   const x = randn([2, 24, 19, 21], { seed: 3 }).requiresGrad_();
   const w = randn([32, 12, 3, 3], { seed: 4 }).requiresGrad_();
+  // tall and narrow: the gradient of `narrow` (200x300 @ 300x12) runs transposed, C^T = B^T A^T
+  const tall = randn([300, 200], { seed: 5 }).requiresGrad_();
+  const narrow = randn([200, 12], { seed: 6 }).requiresGrad_();
   const mm = a.matmul(b);
+  const tn = tall.matmul(narrow);
   const c = conv2d(x, w, null, { padding: 1, stride: 1, groups: 2 });
   const gn = groupNorm(c, 8, null, null, 1e-5);
   const ln = layerNorm(mm, [211]);
   const sm = mm.softmax(-1);
   const mix = c.silu().mul(gn).add(c.mean([2, 3], true));
-  mm.mul(ln).sum().add(sm.square().sum()).add(mix.sum()).backward();
-  return [mm, c, gn, ln, sm, mix, a.grad!, b.grad!, x.grad!, w.grad!];
+  mm.mul(ln).sum().add(sm.square().sum()).add(mix.sum()).add(tn.square().sum()).backward();
+  return [mm, c, gn, ln, sm, mix, tn, a.grad!, b.grad!, x.grad!, w.grad!, tall.grad!, narrow.grad!];
 }
 
 describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
@@ -58,7 +62,7 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
   });
 
   // Each ISA is capped by CTRLORA_NATIVE_ISA in a child process (the choice is made once per process).
-  it.each(['avx2', 'portable'])('the %s GEMM path agrees with the reference', (isa) => {
+  it.each(['avx2', 'portable'])('the %s GEMM and unary kernels agree with the reference', (isa) => {
     const script = `
       import { NativeBackend } from './core/backends/native/index.ts';
       import { randn, conv2d, withBackend, ReferenceBackend } from './core/index.ts';
@@ -67,10 +71,12 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
         const b = randn([77, 53], { seed: 2 }).requiresGrad_();
         const x = randn([3, 6, 11, 9], { seed: 3 }).requiresGrad_();
         const w = randn([10, 3, 3, 3], { seed: 4 }).requiresGrad_();
+        const u = randn([999], { seed: 5, std: 3 }).requiresGrad_();
         const y = a.matmul(b);
         const c = conv2d(x, w, null, { padding: 1, stride: 2, groups: 2 });
-        y.square().sum().add(c.square().sum()).backward();
-        return [y, c, a.grad, b.grad, x.grad, w.grad].map((t) => Array.from(t.toArray()));
+        const un = u.silu().add(u.sigmoid()).add(u.mul(0.3).exp()).add(u.gelu()).add(u.tanh());
+        y.square().sum().add(c.square().sum()).add(un.square().sum()).backward();
+        return [y, c, un, a.grad, b.grad, x.grad, w.grad, u.grad].map((t) => Array.from(t.toArray()));
       };
       const nb = new NativeBackend({ threads: 2 });
       console.log(JSON.stringify({ isa: nb.isa, got: withBackend(nb, f), want: withBackend(new ReferenceBackend(), f) }));`;
@@ -93,6 +99,20 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
     expect(Array.from(z.data)).toEqual([-1, -2, -3, -4, -5]);
     expect(() => (y as NativeStorage).data).toThrow(/disposed/);
     expect(() => b.unary('exp', y)).toThrow(/disposed/);
+  });
+
+  it('keeps no reference to storages it hands out: one never disposed is garbage-collected with its buffer', async () => {
+    const b = nativeBackend();
+    let collected = false;
+    const registry = new FinalizationRegistry<string>(() => {
+      collected = true;
+    });
+    (() => registry.register(b.unary('neg', b.upload(new Float32Array(1 << 16))), 'storage'))();
+    for (let i = 0; i < 50 && !collected; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(collected).toBe(true);
   });
 
   it('a tidy() training step allocates nothing after warm-up: pool, live storages and heap stay flat over 400 steps', () => {

@@ -81,7 +81,8 @@ export class NativeBackend implements Backend {
   readonly isa: string;
   private readonly addon: NativeAddon;
   private readonly pool = new BufferPool(POOL_BYTES);
-  private readonly live = new Set<NativeStorage>();
+  /** Storages made minus storages disposed: a count, not a set, so an undisposed storage stays collectable. */
+  private live = 0;
   private readonly scopes: Set<NativeStorage>[] = [];
   /** Shapes, strides and geometries go to the addon through this reused array (no allocation per call). */
   private readonly dims = new Float64Array(256);
@@ -101,7 +102,7 @@ export class NativeBackend implements Backend {
   }
 
   get stats(): NativeStats {
-    return { liveStorages: this.live.size, ...this.pool.stats };
+    return { liveStorages: this.live, ...this.pool.stats };
   }
 
   /**
@@ -141,7 +142,7 @@ export class NativeBackend implements Backend {
     if (!this.isOwn(storage) || storage.buf === null) return;
     this.pool.give(storage.buf);
     storage.buf = null;
-    this.live.delete(storage);
+    this.live--;
   }
 
   /** Drops every pooled buffer (live storages stay valid). */
@@ -164,7 +165,7 @@ export class NativeBackend implements Backend {
 
   private out(size: number): NativeStorage {
     const s = new NativeStorage(this, size, this.pool.take(size));
-    this.live.add(s);
+    this.live++;
     this.scopes.at(-1)?.add(s);
     return s;
   }

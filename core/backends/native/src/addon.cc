@@ -3,8 +3,6 @@
 // Outputs are preallocated by the caller (core/backends/native/backend.ts, from its pool).
 #include <node_api.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "gemm.h"
@@ -438,11 +436,6 @@ FN(adam) {
 #undef FN
 
 napi_value init(napi_env env, napi_value exports) {
-  // CTRLORA_NATIVE_THREADS overrides the pool size; the default is the machine's core count.
-  if (const char* t = std::getenv("CTRLORA_NATIVE_THREADS")) {
-    const int n = std::atoi(t);
-    if (n >= 1) pool_resize(n);
-  }
   const napi_property_descriptor fns[] = {
 #define EXPORT(name) {#name, nullptr, js_##name, nullptr, nullptr, nullptr, napi_default, nullptr}
       EXPORT(isa), EXPORT(threads), EXPORT(setThreads),

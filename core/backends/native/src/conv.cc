@@ -38,6 +38,16 @@ struct Dims {
   }
 };
 
+/** The output columns [lo, hi) whose input column ow * sw + iw0 lies inside the image. */
+struct Run {
+  int64_t lo, hi;
+};
+Run run(const ConvGeom& g, int64_t iw0) {
+  const int64_t lo = iw0 >= 0 ? 0 : std::min(g.ow, (-iw0 + g.sw - 1) / g.sw);
+  const int64_t hi = g.w - iw0 <= 0 ? lo : std::clamp<int64_t>((g.w - iw0 + g.sw - 1) / g.sw, lo, g.ow);
+  return {lo, hi};
+}
+
 /** The patch matrix of one image's group: rows (c, kh, kw), columns (oh, ow), row stride ld. */
 void im2col(const float* x, const ConvGeom& g, const Dims& d, float* cols, int64_t ld) {
   for (int64_t c = 0; c < d.cpg; c++) {
@@ -62,10 +72,10 @@ void im2col(const float* x, const ConvGeom& g, const Dims& d, float* cols, int64
             std::memcpy(out + lo, xr + lo + iw0, sizeof(float) * (hi - lo));
             std::fill(out + hi, out + g.ow, 0.f);
           } else {
-            for (int64_t ow = 0; ow < g.ow; ow++) {
-              const int64_t iw = ow * g.sw + iw0;
-              out[ow] = iw >= 0 && iw < g.w ? xr[iw] : 0.f;
-            }
+            const Run r = run(g, iw0);
+            std::fill(out, out + r.lo, 0.f);
+            for (int64_t ow = r.lo; ow < r.hi; ow++) out[ow] = xr[ow * g.sw + iw0];
+            std::fill(out + r.hi, out + g.ow, 0.f);
           }
         }
       }
@@ -91,10 +101,8 @@ void col2im_add(const float* cols, int64_t ld, const ConvGeom& g, const Dims& d,
             const int64_t hi = std::clamp<int64_t>(g.w - iw0, lo, g.ow);
             for (int64_t ow = lo; ow < hi; ow++) gr[ow + iw0] += in[ow];
           } else {
-            for (int64_t ow = 0; ow < g.ow; ow++) {
-              const int64_t iw = ow * g.sw + iw0;
-              if (iw >= 0 && iw < g.w) gr[iw] += in[ow];
-            }
+            const Run r = run(g, iw0);
+            for (int64_t ow = r.lo; ow < r.hi; ow++) gr[ow * g.sw + iw0] += in[ow];
           }
         }
       }

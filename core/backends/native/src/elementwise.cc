@@ -1,28 +1,19 @@
-// Strided copies, padding, unary/binary/ternary elementwise ops and clamp. Formulas follow
-// core/math.ts (the reference); transcendental functions run in float.
+// Strided copies, padding, binary/ternary elementwise ops and clamp; unary ops go to the
+// unary_<isa>.cc build the CPU runs best (unary_impl.h). Formulas follow core/math.ts.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels.h"
+#include "gemm.h"
 #include "strided.h"
+#include "unary.h"
 
 namespace ctrlora {
 namespace {
 
-// Op codes: the index of the op in core/backend.ts's UNARY_OPS and BINARY_OPS.
-enum Unary { NEG, EXP, LOG, SQRT, RSQRT, TANH, SIGMOID, SILU, GELU, GELU_TANH, RELU, ABS, SIN, COS, SQUARE, SIGN };
+// Op codes: the index of the op in core/backend.ts's BINARY_OPS.
 enum Binary { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, EQ, NE, LT, LE, GT, GE };
-
-constexpr float SQRT_2_OVER_PI = 0.7978845608028654f;
-constexpr float INV_SQRT_2PI = 0.3989422804014327f;
-constexpr float INV_SQRT_2 = 0.7071067811865476f;
-constexpr float GELU_C = 0.044715f;
-
-inline float sigmoid(float x) {
-  if (x >= 0) return 1.f / (1.f + std::exp(-x));
-  const float e = std::exp(x);
-  return e / (1.f + e);
-}
 
 /** Runs body(i0, i1) over [0, n) in chunks spread over the pool when n is large. */
 template <class Body>
@@ -35,13 +26,6 @@ template <class F>
 void map1(const float* x, float* out, int64_t n, F f) {
   chunked(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) out[i] = f(x[i]);
-  });
-}
-
-template <class F>
-void map2(const float* x, const float* y, float* out, int64_t n, F f) {
-  chunked(n, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) out[i] = f(x[i], y[i]);
   });
 }
 
@@ -104,67 +88,21 @@ void pad(float* out, const float* x, int rank, const double* shape, const double
   strided_copy(out, x, 0, l, out_strides, offset);
 }
 
-void unary(int op, const float* x, float* out, int64_t n) {
-  switch (op) {
-    case NEG: return map1(x, out, n, [](float v) { return -v; });
-    case EXP: return map1(x, out, n, [](float v) { return std::exp(v); });
-    case LOG: return map1(x, out, n, [](float v) { return std::log(v); });
-    case SQRT: return map1(x, out, n, [](float v) { return std::sqrt(v); });
-    case RSQRT: return map1(x, out, n, [](float v) { return 1.f / std::sqrt(v); });
-    case TANH: return map1(x, out, n, [](float v) { return std::tanh(v); });
-    case SIGMOID: return map1(x, out, n, [](float v) { return sigmoid(v); });
-    case SILU: return map1(x, out, n, [](float v) { return v * sigmoid(v); });
-    case GELU: return map1(x, out, n, [](float v) { return 0.5f * v * (1.f + std::erf(v * INV_SQRT_2)); });
-    case GELU_TANH:
-      return map1(x, out, n, [](float v) { return 0.5f * v * (1.f + std::tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v))); });
-    case RELU: return map1(x, out, n, [](float v) { return v > 0 ? v : 0.f; });
-    case ABS: return map1(x, out, n, [](float v) { return std::fabs(v); });
-    case SIN: return map1(x, out, n, [](float v) { return std::sin(v); });
-    case COS: return map1(x, out, n, [](float v) { return std::cos(v); });
-    case SQUARE: return map1(x, out, n, [](float v) { return v * v; });
-    case SIGN: return map1(x, out, n, [](float v) { return v > 0 ? 1.f : v < 0 ? -1.f : 0.f; });
-  }
+const UnaryKernels& unary_kernels() {
+  static const UnaryKernels kernels = [] {
+#if defined(__x86_64__) || defined(_M_X64)
+    const char* isa = gemm_isa().name;
+    if (std::strcmp(isa, "avx512") == 0) return unary_kernels_avx512();
+    if (std::strcmp(isa, "avx2") == 0) return unary_kernels_avx2();
+#endif
+    return unary_kernels_portable();
+  }();
+  return kernels;
 }
 
-void unary_grad(int op, const float* x, const float* gy, float* out, int64_t n) {
-  switch (op) {
-    case NEG: return map2(x, gy, out, n, [](float, float g) { return -g; });
-    case EXP: return map2(x, gy, out, n, [](float v, float g) { return g * std::exp(v); });
-    case LOG: return map2(x, gy, out, n, [](float v, float g) { return g / v; });
-    case SQRT: return map2(x, gy, out, n, [](float v, float g) { return g * (0.5f / std::sqrt(v)); });
-    case RSQRT: return map2(x, gy, out, n, [](float v, float g) { return g * (-0.5f / (v * std::sqrt(v))); });
-    case TANH:
-      return map2(x, gy, out, n, [](float v, float g) {
-        const float t = std::tanh(v);
-        return g * (1.f - t * t);
-      });
-    case SIGMOID:
-      return map2(x, gy, out, n, [](float v, float g) {
-        const float s = sigmoid(v);
-        return g * (s * (1.f - s));
-      });
-    case SILU:
-      return map2(x, gy, out, n, [](float v, float g) {
-        const float s = sigmoid(v);
-        return g * (s * (1.f + v * (1.f - s)));
-      });
-    case GELU:
-      return map2(x, gy, out, n, [](float v, float g) {
-        return g * (0.5f * (1.f + std::erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * std::exp(-0.5f * v * v));
-      });
-    case GELU_TANH:
-      return map2(x, gy, out, n, [](float v, float g) {
-        const float t = std::tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
-        return g * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * SQRT_2_OVER_PI * (1.f + 3.f * GELU_C * v * v));
-      });
-    case RELU: return map2(x, gy, out, n, [](float v, float g) { return v > 0 ? g : 0.f; });
-    case ABS: return map2(x, gy, out, n, [](float v, float g) { return v > 0 ? g : v < 0 ? -g : 0.f; });
-    case SIN: return map2(x, gy, out, n, [](float v, float g) { return g * std::cos(v); });
-    case COS: return map2(x, gy, out, n, [](float v, float g) { return -g * std::sin(v); });
-    case SQUARE: return map2(x, gy, out, n, [](float v, float g) { return g * (2.f * v); });
-    case SIGN: return map2(x, gy, out, n, [](float, float g) { return g * 0.f; });
-  }
-}
+void unary(int op, const float* x, float* out, int64_t n) { unary_kernels().unary(op, x, out, n); }
+
+void unary_grad(int op, const float* x, const float* gy, float* out, int64_t n) { unary_kernels().grad(op, x, gy, out, n); }
 
 void binary(int op, float* out, const float* a, int64_t oa, const float* b, int64_t ob, const Layout& l) {
   switch (op) {

@@ -32,9 +32,42 @@ const GemmIsa& gemm_isa() {
   return isa;
 }
 
-void sgemm(const Gemm& g) {
+/** The same product as C^T = B^T A^T: rows and columns of every operand swapped. */
+static Gemm transposed(const Gemm& g) {
+  Gemm t = g;
+  t.m = g.n;
+  t.n = g.m;
+  t.a = g.b, t.rsa = g.csb, t.csa = g.rsb;
+  t.b = g.a, t.rsb = g.csa, t.csb = g.rsa;
+  t.ldc = g.csc, t.csc = g.ldc;
+  return t;
+}
+
+/**
+ * A rough cost of one product in cycles: multiply-adds over the padded register tiles
+ * (NR a cycle: two FMA ports of NR/2 lanes), plus packing: B always (a gather when its
+ * columns are strided, a copy when rows are contiguous), A only when its rows are not
+ * contiguous (otherwise the kernel reads it in place).
+ */
+static double cost(const Gemm& g, const GemmIsa& isa) {
+  const auto padded = [](int64_t extent, int64_t unit) { return double((extent + unit - 1) / unit * unit); };
+  const double k = double(g.k);
+  const double compute = padded(g.m, isa.mr) * padded(g.n, isa.nr) * k / isa.nr;
+  const double pack_b = k * double(g.n) * (g.csb == 1 ? 0.25 : 1.0);
+  const double pack_a = g.csa == 1 ? 0.0 : k * double(g.m) * (g.rsa == 1 ? 0.5 : 1.0);
+  return compute + pack_b + pack_a;
+}
+
+/**
+ * Whether C^T = B^T A^T is cheaper: a C narrower than one column panel (a 4x4 feature map
+ * has 16 columns) wastes most of each tile, and a transposed B costs a gather to pack.
+ */
+static bool better_transposed(const Gemm& g, const GemmIsa& isa) { return cost(transposed(g), isa) < 0.8 * cost(g, isa); }
+
+void sgemm(const Gemm& g0) {
   const GemmIsa& isa = gemm_isa();
-  if (g.m <= 0 || g.n <= 0) return;
+  if (g0.m <= 0 || g0.n <= 0) return;
+  const Gemm g = better_transposed(g0, isa) ? transposed(g0) : g0;
   const int threads = pool_threads();
   const int64_t work = g.m * g.n * std::max<int64_t>(g.k, 1);
   if (threads == 1 || work < PARALLEL_MIN_WORK * 4) {
@@ -74,7 +107,8 @@ void sgemm_batched(const Gemm& g, int64_t batch, int64_t sa, int64_t sb, int64_t
   // Many small products (attention heads): one product per task. Few large ones: split each.
   if (batch > 1 && work < PARALLEL_MIN_WORK * 16) {
     parallel_for_if(work * batch, batch, [&](int64_t q) {
-      const Gemm h = one(q);
+      const Gemm h0 = one(q);
+      const Gemm h = better_transposed(h0, isa) ? transposed(h0) : h0;
       if (h.m > 0 && h.n > 0) isa.block(h, 0, h.m, 0, h.n);
     });
     return;

@@ -4,7 +4,10 @@
 
 namespace ctrlora {
 
-/** One product. A(i, p) = a[i * rsa + p * csa], B(p, j) = b[p * rsb + j * csb], C(i, j) = c[i * ldc + j]. */
+/**
+ * One product. A(i, p) = a[i * rsa + p * csa], B(p, j) = b[p * rsb + j * csb],
+ * C(i, j) = c[i * ldc + j * csc].
+ */
 struct Gemm {
   int64_t m, n, k;
   const float* a; int64_t rsa, csa;
@@ -12,6 +15,8 @@ struct Gemm {
   float* c; int64_t ldc;
   /** true: C += A B; false: C = A B (C is written, never read). */
   bool accumulate;
+  /** Column stride of C: 1 but for a transposed problem (sgemm's C^T = B^T A^T). */
+  int64_t csc = 1;
 };
 
 /** The rows [i0, i1) and columns [j0, j1) of one product on the calling thread (one ISA's kernel). */

@@ -6,14 +6,16 @@ namespace {
 constexpr int MR = 4;
 constexpr int NR = 16;
 
-inline void micro_kernel(int64_t kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
+// A comes packed (A[r] of each MR-wide step) or, when DIRECT, straight from MR row pointers.
+template <bool DIRECT>
+inline void micro_kernel(int64_t kc, const float* A, const float* const* rows, const float* B, float* C, int64_t ldc, bool acc) {
   float t[MR][NR] = {};
   for (int64_t p = 0; p < kc; p++) {
     for (int r = 0; r < MR; r++) {
-      const float a = A[r];
+      const float a = DIRECT ? rows[r][p] : A[r];
       for (int q = 0; q < NR; q++) t[r][q] += a * B[q];
     }
-    A += MR;
+    if (!DIRECT) A += MR;
     B += NR;
   }
   for (int r = 0; r < MR; r++) {

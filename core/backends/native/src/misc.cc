@@ -106,22 +106,34 @@ void gather_rows_grad(const float* gy, const float* idx, float* out, int64_t cou
 }
 
 void adam_step(const float* p, const float* g, const float* m, const float* v, float* p2, float* m2, float* v2, int64_t n, const AdamArgs& h) {
+  // float, branch-free inner loops (one per decay mode) that vectorise: one parameter costs
+  // a few ns in double with a branch, a fraction of one here; the reference's float64
+  // formulas agree within float rounding.
+  const float lr = static_cast<float>(h.lr), b1 = static_cast<float>(h.beta1), b2 = static_cast<float>(h.beta2);
+  const float eps = static_cast<float>(h.eps), wd = static_cast<float>(h.weight_decay);
+  const float inv_c1 = static_cast<float>(1 / h.c1), inv_c2 = static_cast<float>(1 / h.c2);
+  const float keep = static_cast<float>(1 - h.lr * h.weight_decay);
   const int64_t chunks = n >= PARALLEL_MIN_WORK ? 4 * pool_threads() : 1;
   parallel_for_if(n * 8, chunks, [&](int64_t t) {
-    const int64_t i1 = n * (t + 1) / chunks;
-    for (int64_t i = n * t / chunks; i < i1; i++) {
-      double pi = p[i];
-      double gi = g[i];
-      if (h.decoupled) {
-        pi -= h.lr * h.weight_decay * pi;
-      } else {
-        gi += h.weight_decay * pi;
+    const int64_t i0 = n * t / chunks, i1 = n * (t + 1) / chunks;
+    if (h.decoupled) {
+      for (int64_t i = i0; i < i1; i++) {
+        const float gi = g[i];
+        const float mi = b1 * m[i] + (1 - b1) * gi;
+        const float vi = b2 * v[i] + (1 - b2) * gi * gi;
+        p2[i] = p[i] * keep - lr * (mi * inv_c1) / (std::sqrt(vi * inv_c2) + eps);
+        m2[i] = mi;
+        v2[i] = vi;
       }
-      const double mi = h.beta1 * m[i] + (1 - h.beta1) * gi;
-      const double vi = h.beta2 * v[i] + (1 - h.beta2) * gi * gi;
-      p2[i] = static_cast<float>(pi - (h.lr * (mi / h.c1)) / (std::sqrt(vi / h.c2) + h.eps));
-      m2[i] = static_cast<float>(mi);
-      v2[i] = static_cast<float>(vi);
+    } else {
+      for (int64_t i = i0; i < i1; i++) {
+        const float gi = g[i] + wd * p[i];
+        const float mi = b1 * m[i] + (1 - b1) * gi;
+        const float vi = b2 * v[i] + (1 - b2) * gi * gi;
+        p2[i] = p[i] - lr * (mi * inv_c1) / (std::sqrt(vi * inv_c2) + eps);
+        m2[i] = mi;
+        v2[i] = vi;
+      }
     }
   });
 }

@@ -81,11 +81,9 @@ void norm_rows(const float* x, float* y, float* mean, float* rstd, int64_t rows,
     float* yr = y + r * cols;
     const double m = sum(xr, cols) / cols;
     const double rs = 1.0 / std::sqrt(centred_square_sum(xr, cols, m) / cols + eps);
-    const float mf = static_cast<float>(m);
-    const float rsf = static_cast<float>(rs);
-    for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - mf) * rsf;
-    mean[r] = mf;
-    rstd[r] = rsf;
+    for (int64_t c = 0; c < cols; c++) yr[c] = static_cast<float>((xr[c] - m) * rs);
+    mean[r] = static_cast<float>(m);
+    rstd[r] = static_cast<float>(rs);
   });
 }
 
@@ -94,10 +92,12 @@ void norm_rows_grad(const float* xhat, const float* gy, const float* rstd, float
     const float* xr = xhat + r * cols;
     const float* gr = gy + r * cols;
     float* out = gx + r * cols;
-    const float mg = static_cast<float>(sum(gr, cols) / cols);
-    const float mgx = static_cast<float>(dot(gr, xr, cols) / cols);
-    const float rs = rstd[r];
-    for (int64_t c = 0; c < cols; c++) out[c] = rs * (gr[c] - mg - xr[c] * mgx);
+    // In double: g - mean(g) - xhat mean(g xhat) cancels almost entirely when a row's
+    // variance dwarfs eps (a group of two values), and float would keep only its noise.
+    const double mg = sum(gr, cols) / cols;
+    const double mgx = dot(gr, xr, cols) / cols;
+    const double rs = rstd[r];
+    for (int64_t c = 0; c < cols; c++) out[c] = static_cast<float>(rs * (gr[c] - mg - xr[c] * mgx));
   });
 }
 
@@ -130,11 +130,11 @@ void softmax_rows_grad(const float* y, const float* gy, float* gx, int64_t rows,
     const float* gr = gy + r * cols;
     float* out = gx + r * cols;
     if (log) {
-      const float s = static_cast<float>(sum(gr, cols));
-      for (int64_t c = 0; c < cols; c++) out[c] = gr[c] - std::exp(yr[c]) * s;
+      const double s = sum(gr, cols);
+      for (int64_t c = 0; c < cols; c++) out[c] = static_cast<float>(gr[c] - std::exp(yr[c]) * s);
     } else {
-      const float d = static_cast<float>(dot(gr, yr, cols));
-      for (int64_t c = 0; c < cols; c++) out[c] = yr[c] * (gr[c] - d);
+      const double d = dot(gr, yr, cols);
+      for (int64_t c = 0; c < cols; c++) out[c] = static_cast<float>(yr[c] * (gr[c] - d));
     }
   });
 }

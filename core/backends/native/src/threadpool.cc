@@ -3,6 +3,7 @@
 // none are left. The pool only grows: asking for fewer threads leaves the rest asleep.
 #include "threadpool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -104,6 +105,12 @@ void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   std::unique_lock<std::mutex> lock(p.mu);
   p.done.wait(lock, [&] { return p.running == 0; });
   p.body = nullptr;
+}
+
+void parallel_chunks(int64_t n, void (*fn)(void* ctx, int64_t i0, int64_t i1), void* ctx) {
+  if (n <= 0) return;
+  const int64_t chunks = n >= PARALLEL_MIN_WORK ? std::min<int64_t>(n, 4 * pool_threads()) : 1;
+  parallel_for_if(n, chunks, [&](int64_t t) { fn(ctx, n * t / chunks, n * (t + 1) / chunks); });
 }
 
 }  // namespace ctrlora

@@ -29,4 +29,11 @@ inline void parallel_for_if(int64_t work, int64_t n, const std::function<void(in
   }
 }
 
+/**
+ * fn(ctx, i0, i1) over chunks of [0, n), several per thread when n reaches PARALLEL_MIN_WORK,
+ * else once over everything. A plain function pointer on purpose: the per-ISA translation
+ * units call it without instantiating any std:: template (see gemm_driver.h).
+ */
+void parallel_chunks(int64_t n, void (*fn)(void* ctx, int64_t i0, int64_t i1), void* ctx);
+
 }  // namespace ctrlora
