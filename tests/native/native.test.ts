@@ -7,8 +7,10 @@ import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { container as tsyringe } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
+import { ADDON_PATH } from '../../core/backends/native/addon.ts';
 import { NativeBackend, NativeStorage, nativeStatus, register } from '../../core/backends/native/index.ts';
 import {
   AdamW, ArgumentError, Conv2d, GroupNorm, Linear, Module, PluginContainer, TOKENS, type Tensor, conv2d, groupNorm, layerNorm, rand, randn, tidy, withBackend,
@@ -87,6 +89,24 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
     expect(ran).toBe(isa);
     got.forEach((g, i) => expectClose(Float32Array.from(g), Float32Array.from(want[i]!), { reduction: 2 * 45 * 77, termMax: 64, rtol: 1e-4 }, `${isa} output ${i}`));
   }, 120_000);
+
+  it('Node worker threads sharing the addon run large products at once and get them right', async () => {
+    // Each thread's loop owns the pool while it runs; a loop started meanwhile runs serially.
+    const body = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData);
+      addon.setThreads(2);
+      const n = 300, a = new Float32Array(n * n).fill(1), b = new Float32Array(n * n).fill(2), c = new Float32Array(n * n);
+      let ok = true;
+      for (let i = 0; i < 60; i++) { addon.matmul(a, b, c, 1, n, n, n, false, false); ok &&= c.every((v) => v === 2 * n); }
+      parentPort.postMessage(ok);`;
+    const runs = [0, 1, 2].map(() => new Promise<boolean>((resolve, reject) => {
+      const w = new Worker(body, { eval: true, workerData: ADDON_PATH });
+      w.once('message', resolve);
+      w.once('error', reject);
+    }));
+    expect(await Promise.all(runs)).toEqual([true, true, true]);
+  });
 
   it('reuses released buffers by size: a dispose and an equal-size kernel allocate nothing', () => {
     const b = nativeBackend();

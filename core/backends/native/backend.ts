@@ -155,7 +155,7 @@ export class NativeBackend implements Backend {
   // ---- plumbing ------------------------------------------------------------------------
 
   /** The addon, with the pool set to this backend's thread count. */
-  private get n(): NativeAddon {
+  private get native(): NativeAddon {
     if (activeThreads !== this.threads) {
       this.addon.setThreads(this.threads);
       activeThreads = this.threads;
@@ -206,7 +206,7 @@ export class NativeBackend implements Backend {
       this.dims[at + d] = stride;
       stride *= view.shape[d]!;
     }
-    this.n.copy(out.data, src, view.offset, rank, this.dims, 0);
+    this.native.copy(out.data, src, view.offset, rank, this.dims, 0);
     return out;
   }
 
@@ -220,7 +220,7 @@ export class NativeBackend implements Backend {
     const bufs = inputs.map((s, i) => this.buf(s, `concat input ${i}`));
     const out = this.out(outer * sizes.reduce((a, b) => a + b, 0) * inner);
     this.put(sizes, 0);
-    this.n.concat(out.data, bufs, outer, this.dims, inner);
+    this.native.concat(out.data, bufs, outer, this.dims, inner);
     return out;
   }
 
@@ -233,7 +233,7 @@ export class NativeBackend implements Backend {
       this.dims[rank + d] = pads[d]![0];
       this.dims[2 * rank + d] = pads[d]![1];
     }
-    this.n.pad(out.data, src, rank, this.dims, value);
+    this.native.pad(out.data, src, rank, this.dims, value);
     return out;
   }
 
@@ -241,7 +241,7 @@ export class NativeBackend implements Backend {
   unary(op: UnaryOp, x: Storage): Storage {
     const src = this.buf(x, `${op} input`);
     const out = this.out(x.size);
-    this.n.unary(UNARY_CODE.get(op)!, src, out.data);
+    this.native.unary(UNARY_CODE.get(op)!, src, out.data);
     return out;
   }
 
@@ -249,7 +249,7 @@ export class NativeBackend implements Backend {
     const src = this.buf(x, `${op} gradient input`);
     const g = this.buf(gy, `${op} gradient`);
     const out = this.out(x.size);
-    this.n.unaryGrad(UNARY_CODE.get(op)!, src, g, out.data);
+    this.native.unaryGrad(UNARY_CODE.get(op)!, src, g, out.data);
     return out;
   }
 
@@ -258,7 +258,7 @@ export class NativeBackend implements Backend {
     const B = this.buf(b.storage, `${op} right operand`);
     const out = this.out(sizeOf(a.shape));
     this.put(b.strides, this.put(a.strides, this.put(a.shape, 0)));
-    this.n.binary(BINARY_CODE.get(op)!, out.data, A, a.offset, B, b.offset, a.shape.length, this.dims);
+    this.native.binary(BINARY_CODE.get(op)!, out.data, A, a.offset, B, b.offset, a.shape.length, this.dims);
     return out;
   }
 
@@ -268,14 +268,14 @@ export class NativeBackend implements Backend {
     const B = this.buf(b.storage, 'where b');
     const out = this.out(sizeOf(cond.shape));
     this.put(b.strides, this.put(a.strides, this.put(cond.strides, this.put(cond.shape, 0))));
-    this.n.where(out.data, C, cond.offset, A, a.offset, B, b.offset, cond.shape.length, this.dims);
+    this.native.where(out.data, C, cond.offset, A, a.offset, B, b.offset, cond.shape.length, this.dims);
     return out;
   }
 
   clamp(x: Storage, min: number, max: number): Storage {
     const src = this.buf(x, 'clamp input');
     const out = this.out(x.size);
-    this.n.clamp(src, out.data, min, max);
+    this.native.clamp(src, out.data, min, max);
     return out;
   }
 
@@ -283,7 +283,7 @@ export class NativeBackend implements Backend {
   reduceRows(op: ReduceOp, x: Storage, rows: number, cols: number): Storage {
     const src = this.buf(x, `reduce ${op} input`);
     const out = this.out(rows);
-    this.n.reduceRows(REDUCE_CODE[op], src, out.data, rows, cols);
+    this.native.reduceRows(REDUCE_CODE[op], src, out.data, rows, cols);
     return out;
   }
 
@@ -292,7 +292,7 @@ export class NativeBackend implements Backend {
     const A = this.buf(a, 'matmul a');
     const B = this.buf(b, 'matmul b');
     const out = this.out(batch * m * n);
-    this.n.matmul(A, B, out.data, batch, m, k, n, transA, transB);
+    this.native.matmul(A, B, out.data, batch, m, k, n, transA, transB);
     return out;
   }
 
@@ -308,7 +308,7 @@ export class NativeBackend implements Backend {
     const X = this.buf(x, 'conv2d input');
     const W = this.buf(w, 'conv2d weight');
     const out = this.out(g.batch * g.outChannels * g.outHeight * g.outWidth);
-    this.n.conv2d(X, W, out.data, this.conv(g));
+    this.native.conv2d(X, W, out.data, this.conv(g));
     return out;
   }
 
@@ -316,7 +316,7 @@ export class NativeBackend implements Backend {
     const GY = this.buf(gy, 'conv2d output gradient');
     const W = this.buf(w, 'conv2d weight');
     const out = this.out(g.batch * g.inChannels * g.inHeight * g.inWidth);
-    this.n.conv2dGradInput(GY, W, out.data, this.conv(g));
+    this.native.conv2dGradInput(GY, W, out.data, this.conv(g));
     return out;
   }
 
@@ -324,7 +324,7 @@ export class NativeBackend implements Backend {
     const X = this.buf(x, 'conv2d input');
     const GY = this.buf(gy, 'conv2d output gradient');
     const out = this.out(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth);
-    this.n.conv2dGradWeight(X, GY, out.data, this.conv(g));
+    this.native.conv2dGradWeight(X, GY, out.data, this.conv(g));
     return out;
   }
 
@@ -332,14 +332,14 @@ export class NativeBackend implements Backend {
   upsampleNearest2d(x: Storage, planes: number, h: number, w: number, scaleH: number, scaleW: number): Storage {
     const X = this.buf(x, 'upsample input');
     const out = this.out(planes * h * scaleH * w * scaleW);
-    this.n.upsample(X, out.data, planes, h, w, scaleH, scaleW);
+    this.native.upsample(X, out.data, planes, h, w, scaleH, scaleW);
     return out;
   }
 
   upsampleNearest2dGrad(gy: Storage, planes: number, h: number, w: number, scaleH: number, scaleW: number): Storage {
     const G = this.buf(gy, 'upsample gradient');
     const out = this.out(planes * h * w);
-    this.n.upsampleGrad(G, out.data, planes, h, w, scaleH, scaleW);
+    this.native.upsampleGrad(G, out.data, planes, h, w, scaleH, scaleW);
     return out;
   }
 
@@ -353,14 +353,14 @@ export class NativeBackend implements Backend {
   avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
     const X = this.buf(x, 'avg_pool2d input');
     const out = this.out(g.batch * g.channels * g.outHeight * g.outWidth);
-    this.n.avgPool(X, out.data, this.pool2d(g));
+    this.native.avgPool(X, out.data, this.pool2d(g));
     return out;
   }
 
   avgPool2dGrad(gy: Storage, g: Pool2dGeometry): Storage {
     const G = this.buf(gy, 'avg_pool2d gradient');
     const out = this.out(g.batch * g.channels * g.inHeight * g.inWidth);
-    this.n.avgPoolGrad(G, out.data, this.pool2d(g));
+    this.native.avgPoolGrad(G, out.data, this.pool2d(g));
     return out;
   }
 
@@ -370,7 +370,7 @@ export class NativeBackend implements Backend {
     const y = this.out(rows * cols);
     const mean = this.out(rows);
     const rstd = this.out(rows);
-    this.n.normRows(X, y.data, mean.data, rstd.data, rows, cols, eps);
+    this.native.normRows(X, y.data, mean.data, rstd.data, rows, cols, eps);
     return { y, mean, rstd };
   }
 
@@ -379,14 +379,14 @@ export class NativeBackend implements Backend {
     const G = this.buf(gy, 'norm gradient');
     const RS = this.buf(rstd, 'norm rstd');
     const out = this.out(rows * cols);
-    this.n.normRowsGrad(XH, G, RS, out.data, rows, cols);
+    this.native.normRowsGrad(XH, G, RS, out.data, rows, cols);
     return out;
   }
 
   softmaxRows(x: Storage, rows: number, cols: number, log: boolean): Storage {
     const X = this.buf(x, 'softmax input');
     const out = this.out(rows * cols);
-    this.n.softmaxRows(X, out.data, rows, cols, log);
+    this.native.softmaxRows(X, out.data, rows, cols, log);
     return out;
   }
 
@@ -394,7 +394,7 @@ export class NativeBackend implements Backend {
     const Y = this.buf(y, 'softmax output');
     const G = this.buf(gy, 'softmax gradient');
     const out = this.out(rows * cols);
-    this.n.softmaxRowsGrad(Y, G, out.data, rows, cols, log);
+    this.native.softmaxRowsGrad(Y, G, out.data, rows, cols, log);
     return out;
   }
 
@@ -403,7 +403,7 @@ export class NativeBackend implements Backend {
     const T = this.buf(table, 'embedding table');
     const I = this.buf(indices, 'embedding indices');
     const out = this.out(count * dim);
-    this.n.gatherRows(T, I, out.data, count, dim);
+    this.native.gatherRows(T, I, out.data, count, dim);
     return out;
   }
 
@@ -411,7 +411,7 @@ export class NativeBackend implements Backend {
     const G = this.buf(gy, 'embedding gradient');
     const I = this.buf(indices, 'embedding indices');
     const out = this.out(vocab * dim);
-    this.n.gatherRowsGrad(G, I, out.data, count, vocab, dim);
+    this.native.gatherRowsGrad(G, I, out.data, count, vocab, dim);
     return out;
   }
 
@@ -425,7 +425,7 @@ export class NativeBackend implements Backend {
     const d = this.dims;
     d[0] = h.lr; d[1] = h.beta1; d[2] = h.beta2; d[3] = h.eps; d[4] = h.weightDecay;
     d[5] = 1 - h.beta1 ** h.step; d[6] = 1 - h.beta2 ** h.step; d[7] = h.decoupled ? 1 : 0;
-    this.n.adam(P, G, M, V, out.param.data, out.m.data, out.v.data, d);
+    this.native.adam(P, G, M, V, out.param.data, out.m.data, out.v.data, d);
     return out;
   }
 }

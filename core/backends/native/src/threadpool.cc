@@ -18,6 +18,8 @@ thread_local bool inside_loop = false;
 
 struct Pool {
   std::mutex mu;
+  /** Held by the thread whose loop owns the pool (Node worker threads may share the addon). */
+  std::mutex owner;
   std::condition_variable wake;
   std::condition_variable done;
   std::vector<std::thread> workers;
@@ -73,6 +75,7 @@ int pool_threads() { return pool().active; }
 
 void pool_resize(int threads) {
   Pool& p = pool();
+  std::lock_guard<std::mutex> owning(p.owner);
   if (threads < 1) threads = 1;
   while (static_cast<int>(p.workers.size()) < threads - 1) {
     const int index = static_cast<int>(p.workers.size());
@@ -84,7 +87,10 @@ void pool_resize(int threads) {
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   Pool& p = pool();
   if (n <= 0) return;
-  if (inside_loop || p.active == 1 || n == 1) {
+  // Serial when nested, when there is nothing to split, or when another JS thread's loop
+  // holds the pool right now.
+  std::unique_lock<std::mutex> owning(p.owner, std::defer_lock);
+  if (inside_loop || p.active == 1 || n == 1 || !owning.try_lock()) {
     for (int64_t i = 0; i < n; i++) fn(i);
     return;
   }
