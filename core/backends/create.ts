@@ -35,21 +35,14 @@ export interface BackendChoice {
   reason: string;
 }
 
-/** The native module's contract (core/backends/native/index.ts, built by its own addon). */
-interface NativeModule {
-  NativeBackend: new (options?: { threads?: number }) => Backend;
-  nativeStatus(): { available: true; isa: string } | { available: false; reason: string };
-}
-
-// A variable specifier: the native backend may be absent from a checkout or a package, and
-// a missing module must read as "not built", not fail type-checking or module loading.
-const NATIVE_MODULE = './native/index.ts';
+type NativeModule = typeof import('./native/index.ts');
 
 /** The native module's status without building a backend: why it cannot be used, or its ISA. */
 export async function nativeAvailability(): Promise<{ available: true; isa: string; module: NativeModule } | { available: false; reason: string }> {
   let mod: NativeModule;
   try {
-    mod = (await import(NATIVE_MODULE)) as NativeModule;
+    // Loaded only when asked for: its addon may be missing (then nativeStatus() says why).
+    mod = await import('./native/index.ts');
   } catch (e) {
     const missing = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes('native/index');
     return { available: false, reason: missing ? 'core/backends/native is not part of this installation' : `core/backends/native could not be loaded (${firstLine(e)})` };
@@ -84,7 +77,7 @@ export async function chooseBackend(spec: string = 'auto', options: CreateBacken
     const native = await nativeAvailability();
     if (native.available) {
       const backend = new native.module.NativeBackend(options.threads === undefined ? {} : { threads: options.threads });
-      const threads = (backend as { threads?: number }).threads;
+      const threads = backend.threads;
       return { backend, spec: 'native', reason: `${s === 'auto' ? 'auto: ' : ''}${native.isa}${threads ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}` };
     }
     if (s === 'native') throw new ArgumentError(`backend 'native' is not available here: ${native.reason}. Build it (npm install with a C/C++ toolchain) or pick another: ${BACKEND_SPECS.join(', ')}`);

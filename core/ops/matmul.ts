@@ -37,6 +37,12 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   if (x.ndim === 0 || y.ndim === 0) {
     throw new ShapeError(`matmul: both operands need at least 1 dimension, got ${fmtShape(x.shape)} and ${fmtShape(y.shape)}`);
   }
+  // [..., m, k] @ [k, n] (a Linear layer): fold the batch axes into m for one 2-D product,
+  // instead of broadcasting y into a copy per batch item and summing its batched gradient.
+  const kx = x.shape[x.ndim - 1]!;
+  if (y.ndim === 2 && x.ndim > 2 && kx > 0 && y.shape[0] === kx) {
+    return matmul(x.reshape([-1, kx]), y).reshape([...x.shape.slice(0, -1), y.shape[1]!]);
+  }
   const a = x.ndim === 1 ? x.reshape([1, x.shape[0]!]) : x;
   const b = y.ndim === 1 ? y.reshape([y.shape[0]!, 1]) : y;
   const m = a.shape[a.ndim - 2]!;
@@ -57,12 +63,14 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   return attach(out, 'matmul', [x, y], (gyOut) => {
     const gy = dense(gyOut.reshape([...batchShape, m, n]));
     // dA = gy B^T and dB = A^T gy, each summed over the batch axes its operand was broadcast on.
-    const ga = x.requiresGrad
-      ? sumToShape(wrap(backend.matmul(gy, B.storage, batch, m, n, k, false, !B.trans), [...batchShape, m, k]), a.shape).reshape(x.shape)
-      : null;
-    const gb = y.requiresGrad
-      ? sumToShape(wrap(backend.matmul(A.storage, gy, batch, k, m, n, !A.trans, false), [...batchShape, k, n]), b.shape).reshape(y.shape)
-      : null;
+    // An operand that is a transposed view (a Linear weight's w.mT) gets its gradient made
+    // transposed too (dA^T = B gy^T, dB^T = gy^T A), so it arrives at the weight dense.
+    const ga = !x.requiresGrad ? null : sumToShape(A.trans
+      ? wrap(backend.matmul(B.storage, gy, batch, k, n, m, B.trans, true), [...batchShape, k, m]).mT
+      : wrap(backend.matmul(gy, B.storage, batch, m, n, k, false, !B.trans), [...batchShape, m, k]), a.shape).reshape(x.shape);
+    const gb = !y.requiresGrad ? null : sumToShape(B.trans
+      ? wrap(backend.matmul(gy, A.storage, batch, n, m, k, true, A.trans), [...batchShape, n, k]).mT
+      : wrap(backend.matmul(A.storage, gy, batch, k, m, n, !A.trans, false), [...batchShape, k, n]), b.shape).reshape(y.shape);
     return [ga, gb];
   });
 }

@@ -16,6 +16,7 @@
  *
  *   npm run bench -- --only step [--backends reference,gpujs:webasm,native@1,native@2]
  *                                [--batches 1,4] [--steps 5] [--warmup 2] [--json runs/step.json]
+ *                                [--kernels]   (then: the costliest kernels of a step, CPU time by shape)
  */
 import os from 'node:os';
 import { NativeBackend } from '../../core/backends/native/index.ts';
@@ -155,6 +156,7 @@ function parseStepArgs(): StepBenchOptions {
     steps: positiveList('--steps', [o.steps])[0]!,
     warmup: get('--warmup') === '0' ? 0 : positiveList('--warmup', [o.warmup])[0]!,
     json: get('--json'),
+    kernels: args.includes('--kernels'),
   };
 }
 

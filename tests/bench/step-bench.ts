@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type Backend, chooseBackend, nativeAvailability, writeFileAtomic } from '../../core/index.ts';
+import { KernelProbe } from './kernel-probe.ts';
 import { buildTinyStep } from './tiny-step.ts';
 
 export interface StepRow {
@@ -40,12 +41,14 @@ export interface StepBenchOptions {
   warmup: number;
   json: string | null;
   torchScript: string;
+  /** Print, per backend and batch, the costliest kernels of a step (CPU time, by shape). */
+  kernels: boolean;
 }
 
 const TORCH_SCRIPT = '../shared/bench/torch_ref_step.py';
 
 export function defaultStepOptions(): StepBenchOptions {
-  return { backends: null, batches: [1, 4], steps: 5, warmup: 2, json: null, torchScript: resolve(process.cwd(), TORCH_SCRIPT) };
+  return { backends: null, batches: [1, 4], steps: 5, warmup: 2, json: null, torchScript: resolve(process.cwd(), TORCH_SCRIPT), kernels: false };
 }
 
 /** The rows a default run measures: reference, gpu.js webasm, and native on 1 and 2 threads when built. */
@@ -69,7 +72,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function timeSteps(backend: Backend, batch: number, o: StepBenchOptions): { ms: number; cpuMs: number } {
+function timeSteps(backend: Backend, batch: number, o: StepBenchOptions, notes: string[]): { ms: number; cpuMs: number } {
+  const probe = o.kernels ? new KernelProbe(backend) : null;
   const bench = buildTinyStep(backend, batch);
   for (let i = 0; i < o.warmup; i++) bench.step(); // compiles kernels, warms pools and the JIT
   const wall: number[] = [];
@@ -82,6 +86,12 @@ function timeSteps(backend: Backend, batch: number, o: StepBenchOptions): { ms: 
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
     if (!Number.isFinite(loss)) throw new Error(`${backend.name}: the loss is ${loss} at timed step ${i}`);
+  }
+  if (probe) {
+    // Separate steps: the probe's own overhead must not reach the timings above.
+    probe.on = true;
+    for (let i = 0; i < o.steps; i++, probe.countStep()) bench.step();
+    notes.push(`\n## ${backend.name}, batch ${batch}`, ...probe.report());
   }
   return { ms: median(wall), cpuMs: median(cpu) };
 }
@@ -127,6 +137,7 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepRow[]> {
   console.log(`# tiny ControlNet + LoRA step (tests/bench/tiny-step.ts): ${o.warmup} untimed warm-up steps, median of ${o.steps}`);
 
   const rows: StepRow[] = [];
+  const notes: string[] = [];
   const header = ['backend', 'batch', 'ms/step', 'x PyTorch 1 thread', 'CPU ms/step', 'CPU x PyTorch 1 thread'];
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
   for (const batch of o.batches) {
@@ -146,7 +157,7 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepRow[]> {
         continue;
       }
       try {
-        const t = timeSteps(backend, batch, o);
+        const t = timeSteps(backend, batch, o, notes);
         ours.push({ backend: label, batch, ms: t.ms, cpuMs: t.cpuMs, steps: o.steps });
       } catch (e) {
         console.log(`| ${label} | ${batch} | failed: ${(e as Error).message.split('\n')[0]} | | | |`);
@@ -173,6 +184,7 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepRow[]> {
       console.log(`| ${r.backend} | ${batch} | ${r.ms.toFixed(1)} | ${fmt(row.ratio)} | ${r.cpuMs.toFixed(1)} | ${fmt(row.cpuRatio)} |`);
     }
   }
+  if (notes.length) console.log(notes.join('\n'));
   if (o.json) {
     await mkdir(dirname(resolve(o.json)), { recursive: true });
     await writeFileAtomic(o.json, new TextEncoder().encode(`${JSON.stringify(rows, null, 2)}\n`));
