@@ -13,12 +13,13 @@
  * - in a ```sh block, `npx tsx FILE` of a page file runs it, and the `# ` lines after it are
  *   its expected output. Other shell lines (npm scripts) are not run here.
  *
- * A block must import the framework by its package name, never by a path into the repository;
- * only the dental example, which is not part of the package, is imported by its path from the
+ * A block must import the framework by its package name, never by a path into the repository
+ * (a file block may import another file block of its page by a relative path);
+ * only the examples, which are not part of the package, are imported by their path from the
  * repository root (`./examples/...`): such a block runs from a file at the root.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
@@ -73,9 +74,14 @@ describe.each(pages)('%s', (page) => {
     const dir = join(scratch, page.replace(/[/.]/g, '_'));
     await mkdir(dir, { recursive: true });
     const code = (b: Block) => ['ts', 'js', 'typescript', 'javascript'].includes(b.lang);
+    // a relative import of another file of the same page (a test importing the page's op) is
+    // the page's own code, not a path into the repository
+    const pageFiles = new Set(blocks.filter((b) => b.file).map((b) => b.file!));
+    const ofPage = (b: Block, spec: string) => b.file !== undefined && pageFiles.has(posix.join(posix.dirname(b.file), spec));
     for (const b of blocks.filter(code)) {
       const where = `${page}:${b.line}`;
-      expect(b.body, `${where}: import the framework by its package name`).not.toMatch(/from ['"](\.\.?\/)+(core|plugins)\/|from ['"]\.\.\/(\.\.\/)*examples\//);
+      const imports = b.body.replace(/from ['"](\.\.?\/[^'"]+)['"]/g, (m, spec: string) => (ofPage(b, spec) ? '' : m));
+      expect(imports, `${where}: import the framework by its package name`).not.toMatch(/from ['"](\.\.?\/)+(core|plugins)\/|from ['"]\.\.\/(\.\.\/)*examples\//);
     }
     for (const b of blocks.filter((x) => x.file)) {
       await mkdir(dirname(join(dir, b.file!)), { recursive: true });
