@@ -22,6 +22,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { nativeLabel, nativeSkip } from '../native/suite.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const scratch = join(root, `.docs-run-${process.pid}`);
@@ -68,7 +69,9 @@ async function runModule(file: string, cwd: string): Promise<string[]> {
 }
 
 describe.each(pages)('%s', (page) => {
-  it('every code block runs as written, importing the framework by its package name', async () => {
+  // a block on the native backend runs where its addon is built, as the native suites do
+  const note = nativeSkip ? ` (blocks importing ctrlora-ts/backends/native not run: ${nativeLabel})` : '';
+  it(`every code block runs as written, importing the framework by its package name${note}`, async () => {
     const md = await readFile(join(root, page), 'utf8');
     const blocks = blocksOf(md);
     const dir = join(scratch, page.replace(/[/.]/g, '_'));
@@ -96,6 +99,7 @@ describe.each(pages)('%s', (page) => {
       } else if (code(b)) {
         // a module of the page (a plugin another file imports) is not run on its own
         if (b.file && (/^export /m.test(b.body) || b.file.endsWith('.test.ts') || runBySh.has(b.file))) continue;
+        if (nativeSkip && /from 'ctrlora-ts\/backends\/native'/.test(b.body)) continue;
         const name = `block-${String(i).padStart(2, '0')}.${b.lang.startsWith('j') ? 'mjs' : 'ts'}`;
         const atRoot = /from '\.\/examples\//.test(b.body);
         const file = b.file ? join(dir, b.file) : atRoot ? join(root, `.docs-run-${process.pid}-${page.replace(/[/.]/g, '_')}-${name}`) : join(dir, name);
