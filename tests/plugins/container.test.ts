@@ -78,7 +78,7 @@ describe('plugin container', () => {
   it('rejects bad configs and bad plugins with clear errors', async () => {
     await expect(buildRecipe({} as never)).rejects.toThrow(/needs a "plugins" array/);
     await expect(buildRecipe({ plugins: [{}] })).rejects.toThrow(/plugins\[0\] needs exactly one of "module" or "use"/);
-    await expect(buildRecipe({ plugins: [{ use: 'telemetry/nope' }] })).rejects.toThrow(/no built-in plugin 'telemetry\/nope'; built-ins: backend\/gpujs, telemetry\/jsonl, telemetry\/loss-curve, telemetry\/progress/);
+    await expect(buildRecipe({ plugins: [{ use: 'telemetry/nope' }] })).rejects.toThrow(/no built-in plugin 'telemetry\/nope'; built-ins: backend, backend\/gpujs, telemetry\/jsonl, telemetry\/loss-curve, telemetry\/progress/);
     await expect(buildRecipe({ plugins: [{ module: './recipe.json' }] }, { baseDir: fixtures })).rejects.toThrow(/could not import plugin|does not export a register/);
     await expect(buildRecipe({ plugins: [{ module: './missing.ts' }] }, { baseDir: fixtures })).rejects.toThrow(/could not import plugin '.\/missing.ts'/);
     await expect(buildRecipe({ plugins: [], select: { Blender: 'x' } })).rejects.toThrow(/unknown kind 'Blender'; kinds: Backend, VAE/);
