@@ -4,7 +4,7 @@
  * its gradient rule. docs/custom-ops.md walks through it; tests/core/custom-ops.test.ts and
  * tests/gpu/custom-ops.property.test.ts test it on every backend.
  */
-import { type HostKernelArgs, type Tensor, ArgumentError, defineOp, where } from '../../core/index.ts';
+import { type HostKernelArgs, type Tensor, ArgumentError, defineOp, where } from 'ctrlora-ts';
 
 export interface SoftplusAttrs {
   beta: number;

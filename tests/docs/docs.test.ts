@@ -13,14 +13,16 @@
  * - in a ```sh block, `npx tsx FILE` of a page file runs it, and the `# ` lines after it are
  *   its expected output. Other shell lines (npm scripts) are not run here.
  *
- * A block must import the framework by its package name, never by a path into the repository;
- * only the dental example, which is not part of the package, is imported by its path from the
+ * A block must import the framework by its package name, never by a path into the repository
+ * (a file block may import another file block of its page by a relative path);
+ * only the examples, which are not part of the package, are imported by their path from the
  * repository root (`./examples/...`): such a block runs from a file at the root.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { nativeLabel, nativeSkip } from '../native/suite.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const scratch = join(root, `.docs-run-${process.pid}`);
@@ -67,15 +69,22 @@ async function runModule(file: string, cwd: string): Promise<string[]> {
 }
 
 describe.each(pages)('%s', (page) => {
-  it('every code block runs as written, importing the framework by its package name', async () => {
+  // a block on the native backend runs where its addon is built, as the native suites do
+  const note = nativeSkip ? ` (blocks importing ctrlora-ts/backends/native not run: ${nativeLabel})` : '';
+  it(`every code block runs as written, importing the framework by its package name${note}`, async () => {
     const md = await readFile(join(root, page), 'utf8');
     const blocks = blocksOf(md);
     const dir = join(scratch, page.replace(/[/.]/g, '_'));
     await mkdir(dir, { recursive: true });
     const code = (b: Block) => ['ts', 'js', 'typescript', 'javascript'].includes(b.lang);
+    // a relative import of another file of the same page (a test importing the page's op) is
+    // the page's own code, not a path into the repository
+    const pageFiles = new Set(blocks.filter((b) => b.file).map((b) => b.file!));
+    const ofPage = (b: Block, spec: string) => b.file !== undefined && pageFiles.has(posix.join(posix.dirname(b.file), spec));
     for (const b of blocks.filter(code)) {
       const where = `${page}:${b.line}`;
-      expect(b.body, `${where}: import the framework by its package name`).not.toMatch(/from ['"](\.\.?\/)+(core|plugins)\/|from ['"]\.\.\/(\.\.\/)*examples\//);
+      const imports = b.body.replace(/from ['"](\.\.?\/[^'"]+)['"]/g, (m, spec: string) => (ofPage(b, spec) ? '' : m));
+      expect(imports, `${where}: import the framework by its package name`).not.toMatch(/from ['"](\.\.?\/)+(core|plugins)\/|from ['"]\.\.\/(\.\.\/)*examples\//);
     }
     for (const b of blocks.filter((x) => x.file)) {
       await mkdir(dirname(join(dir, b.file!)), { recursive: true });
@@ -90,6 +99,7 @@ describe.each(pages)('%s', (page) => {
       } else if (code(b)) {
         // a module of the page (a plugin another file imports) is not run on its own
         if (b.file && (/^export /m.test(b.body) || b.file.endsWith('.test.ts') || runBySh.has(b.file))) continue;
+        if (nativeSkip && /from 'ctrlora-ts\/backends\/native'/.test(b.body)) continue;
         const name = `block-${String(i).padStart(2, '0')}.${b.lang.startsWith('j') ? 'mjs' : 'ts'}`;
         const atRoot = /from '\.\/examples\//.test(b.body);
         const file = b.file ? join(dir, b.file) : atRoot ? join(root, `.docs-run-${process.pid}-${page.replace(/[/.]/g, '_')}-${name}`) : join(dir, name);

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { randn } from '../../core/index.ts';
+import { randn } from 'ctrlora-ts';
+import { compareWithReference, gpujsBackend, gpujsVariants } from 'ctrlora-ts/testing';
 import { softplus } from '../../examples/custom-op/softplus.ts';
-import { MODES, backendFor, compareWithReference } from './harness.ts';
 
-describe.each(MODES)('softplus on gpu.js %s against the reference', (mode) => {
-  const backend = backendFor(mode);
+// every gpu.js variant, or those GPUJS_MODES lists (a listed mode that cannot run fails)
+describe.each(gpujsVariants(process.env.GPUJS_MODES))('softplus on gpu.js %s against the reference', (mode) => {
+  const backend = gpujsBackend(mode);
 
   it('forward and gradient', () => {
     fc.assert(

@@ -4,8 +4,11 @@
  * a small training, a custom plugin in a recipe and the property-test kit, in plain ESM
  * JavaScript and in TypeScript typechecked with `tsc --init`'s defaults (no special tsconfig).
  *
- * The scratch install skips dependencies' install scripts: headless-gl would compile for minutes
- * and the native addon is not used here; the files its build needs are checked in the tarball.
+ * The scratch install skips dependencies' install scripts: headless-gl would compile for minutes.
+ * Where the native addon builds here, the package's own install script then runs alone
+ * (`npm rebuild ctrlora-ts`, what `npm install` runs for it) and the installed package's
+ * compiled code must load the addon it built; elsewhere that test is skipped with the reason
+ * (CTRLORA_REQUIRE_NATIVE=1 makes it run), as the native suites are.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeLabel, nativeSkip } from '../native/suite.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -80,4 +84,11 @@ describe('the packed package', () => {
     expect(lastJson(await inProject(bin('tsx'), ['compose.ts']))).toEqual({ blender: 'lighten', blend: [0.5, Math.fround(0.8)], bundled: 8 });
     expect(lastJson(await inProject(bin('tsx'), ['kit.ts']))).toEqual({ kit: 'ok', backend: 'gpujs:cpu' });
   });
+
+  it.skipIf(nativeSkip)(`builds the native addon with its install script and loads it from dist/ (${nativeLabel})`, async () => {
+    await inProject('npm', ['rebuild', 'ctrlora-ts', '--foreground-scripts']);
+    const r = lastJson(await inProject('node', ['native.mjs']));
+    expect(r.backend).toBe('native');
+    expect(r.maxDiff as number).toBeLessThan(1e-4);
+  }, 600_000);
 });

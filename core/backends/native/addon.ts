@@ -39,10 +39,16 @@ export interface NativeAddon {
 
 export type NativeStatus = { available: true; isa: string } | { available: false; reason: string };
 
-const here = fileURLToPath(new URL('.', import.meta.url));
+/**
+ * The addon's folder: build.mjs (the package's install script) builds next to binding.gyp, in
+ * the package's core/backends/native/. Compiled, this module runs from
+ * dist/core/backends/native/, so it looks in that source folder of the same package.
+ */
+const here = new URL('.', import.meta.url);
+const nativeDir = fileURLToPath(/\/dist\/core\/backends\/native\/$/.test(here.pathname) ? new URL('../../../../core/backends/native/', here) : here);
 /** Where build.mjs puts the addon, and the one line it leaves when the build failed. */
-export const ADDON_PATH = `${here}build/Release/ctrlora_native.node`;
-export const BUILD_FAILURE_PATH = `${here}build-failure.txt`;
+export const ADDON_PATH = `${nativeDir}build/Release/ctrlora_native.node`;
+export const BUILD_FAILURE_PATH = `${nativeDir}build-failure.txt`;
 
 let loaded: { addon: NativeAddon } | { reason: string } | null = null;
 
