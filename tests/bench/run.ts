@@ -169,7 +169,23 @@ function parseArgs(): { only: string | null; modes: ModeName[] } {
   return { only, modes: modes ? ['reference', ...(modes as ModeName[])] : ALL_MODES };
 }
 
+const USAGE = `npm run bench -- [options]
+  (no options)            matmul, conv and norm kernels on every gpu.js mode against the reference backend
+  --only matmul|conv|norm one kernel group
+  --modes a,b             gpu.js modes to run (cpu, webasm, webasm+threads, headlessgl, webgpu)
+  --only step             the tiny ControlNet + LoRA training step against PyTorch (torch_ref_step.py) in the same run:
+    --backends a,b        backend specs (reference, gpujs:<mode>, native, native@<threads>); default: reference,
+                          gpujs:webasm and native@1,native@2 when the addon is built
+    --batches 1,4         batch sizes (default 1,4)
+    --steps N             timed steps per row, median reported (default 5); --warmup N untimed first (default 2)
+    --json FILE           write the rows {backend, batch, ms, torchMs, ratio, cpuMs, torchCpuMs, cpuRatio, steps}
+    --kernels             then print the costliest backend kernels of a step (CPU time, by shape)`;
+
 async function main(): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const { only, modes } = parseArgs();
   if (only === 'step') {
     const cpus = os.cpus();
