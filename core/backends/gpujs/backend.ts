@@ -14,6 +14,7 @@ import type {
   AdamHyper, AdamState, Backend, BinaryOp, Conv2dGeometry, NormRowsResult, Pool2dGeometry, ReduceOp, Storage, StridedView, UnaryOp,
 } from '../../backend.ts';
 import { ArgumentError } from '../../errors.ts';
+import { TidyScopes } from '../scopes.ts';
 import { type GpuJsMode, type KernelArg, loadGpuJs, modeOfKernelClass } from './executor.ts';
 import * as K from './kernels.ts';
 import type { KernelSpec } from './kernels.ts';
@@ -91,7 +92,10 @@ export class GpuJsBackend implements Backend {
   readonly threads: boolean;
   private readonly exec: Executor;
   private readonly live = new Set<GpuJsStorage>();
-  private readonly scopes: Set<GpuJsStorage>[] = [];
+  private readonly scopes = new TidyScopes<GpuJsStorage>(
+    (v): v is GpuJsStorage => v instanceof GpuJsStorage && v.backend === this,
+    (st) => this.dispose(st),
+  );
   private readbacks = 0;
   private destroyed = false;
 
@@ -141,28 +145,7 @@ export class GpuJsBackend implements Backend {
    * If fn throws, everything it allocated is disposed.
    */
   tidy<T>(fn: () => T): T {
-    const scope = new Set<GpuJsStorage>();
-    this.scopes.push(scope);
-    let result: T;
-    try {
-      result = fn();
-    } catch (e) {
-      for (const s of scope) this.dispose(s);
-      throw e;
-    } finally {
-      this.scopes.pop();
-    }
-    const keep = new Set<Storage>();
-    collectStorages(result, keep, new Set());
-    for (const s of scope) {
-      if (keep.has(s)) {
-        // A kept storage belongs to the enclosing scope, if any.
-        this.scopes.at(-1)?.add(s);
-      } else {
-        this.dispose(s);
-      }
-    }
-    return result;
+    return this.scopes.run(fn);
   }
 
   /**
@@ -170,8 +153,7 @@ export class GpuJsBackend implements Backend {
    * moments): no tidy open now disposes it; dispose() still does.
    */
   keep(storage: Storage): void {
-    if (!(storage instanceof GpuJsStorage) || storage.backend !== this) return;
-    for (const scope of this.scopes) scope.delete(storage);
+    this.scopes.keep(storage);
   }
 
   /**
@@ -189,7 +171,7 @@ export class GpuJsBackend implements Backend {
   private wrap(size: number, handle: Handle): GpuJsStorage {
     const s = new GpuJsStorage(this, size, handle);
     this.live.add(s);
-    this.scopes.at(-1)?.add(s);
+    this.scopes.track(s);
     return s;
   }
 
@@ -456,32 +438,4 @@ function convDims(g: Conv2dGeometry) {
   const G = g.groups;
   const P = g.outHeight * g.outWidth;
   return { G, opg: g.outChannels / G, ckk: (g.inChannels / G) * g.kernelHeight * g.kernelWidth, L: g.batch * P, P };
-}
-
-/** Every Storage reachable from a value through Tensors (storage, grad), arrays and plain objects. */
-function collectStorages(value: unknown, out: Set<Storage>, seen: Set<unknown>): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
-  if (value instanceof GpuJsStorage) {
-    out.add(value);
-    return;
-  }
-  const rec = value as Record<string, unknown>;
-  if ('storage' in rec && 'shape' in rec) {
-    collectStorages(rec.storage, out, seen);
-    collectStorages(rec.grad, out, seen);
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) collectStorages(v, out, seen);
-    return;
-  }
-  if (value instanceof Map) {
-    for (const v of value.values()) collectStorages(v, out, seen);
-    return;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) {
-    for (const v of Object.values(rec)) collectStorages(v, out, seen);
-  }
 }

@@ -12,7 +12,7 @@ import type {
 import { BINARY_OPS, UNARY_OPS } from '../../backend.ts';
 import { ArgumentError } from '../../errors.ts';
 import { sizeOf } from '../../shape.ts';
-import { collectStorages } from '../reachable.ts';
+import { TidyScopes } from '../scopes.ts';
 import { type NativeAddon, nativeAddon, nativeStatus } from './addon.ts';
 import { BufferPool, type BufferPoolStats } from './pool.ts';
 
@@ -83,7 +83,10 @@ export class NativeBackend implements Backend {
   private readonly pool = new BufferPool(POOL_BYTES);
   /** Storages made minus storages disposed: a count, not a set, so an undisposed storage stays collectable. */
   private live = 0;
-  private readonly scopes: Set<NativeStorage>[] = [];
+  private readonly scopes = new TidyScopes<NativeStorage>(
+    (v): v is NativeStorage => v instanceof NativeStorage && v.backend === this,
+    (st) => this.dispose(st),
+  );
   /** Shapes, strides and geometries go to the addon through this reused array (no allocation per call). */
   private readonly dims = new Float64Array(256);
 
@@ -111,30 +114,12 @@ export class NativeBackend implements Backend {
    * allocated is released.
    */
   tidy<T>(fn: () => T): T {
-    const scope = new Set<NativeStorage>();
-    this.scopes.push(scope);
-    let result: T;
-    try {
-      result = fn();
-    } catch (e) {
-      for (const s of scope) this.dispose(s);
-      throw e;
-    } finally {
-      this.scopes.pop();
-    }
-    const keep = new Set<Storage>();
-    collectStorages(result, this.isOwn, keep);
-    for (const s of scope) {
-      if (keep.has(s)) this.scopes.at(-1)?.add(s); // a kept storage belongs to the enclosing scope
-      else this.dispose(s);
-    }
-    return result;
+    return this.scopes.run(fn);
   }
 
   /** Marks a storage long-lived (a parameter, an optimiser moment): no open tidy releases it. */
   keep(storage: Storage): void {
-    if (!this.isOwn(storage)) return;
-    for (const scope of this.scopes) scope.delete(storage);
+    this.scopes.keep(storage);
   }
 
   /** Returns the storage's buffer to the pool now; using the storage afterwards is an error. */
@@ -166,7 +151,7 @@ export class NativeBackend implements Backend {
   private out(size: number): NativeStorage {
     const s = new NativeStorage(this, size, this.pool.take(size));
     this.live++;
-    this.scopes.at(-1)?.add(s);
+    this.scopes.track(s);
     return s;
   }
 
