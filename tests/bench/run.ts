@@ -12,6 +12,7 @@
  *   npm run bench -- --modes cpu,webasm+threads
  */
 import os from 'node:os';
+import { NativeBackend } from '../../core/backends/native/index.ts';
 import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
 import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, withBackend } from '../../core/index.ts';
 
@@ -74,11 +75,14 @@ const WORKLOADS: Workload[] = [
   normWorkload(2, 128, 32),
 ];
 
-type ModeName = 'reference' | 'cpu' | 'webasm' | 'webasm+threads' | 'headlessgl' | 'webgpu';
-const ALL_MODES: ModeName[] = ['reference', 'cpu', 'webasm', 'webasm+threads', 'headlessgl', 'webgpu'];
+type ModeName = 'reference' | 'cpu' | 'webasm' | 'webasm+threads' | 'headlessgl' | 'webgpu' | 'native@1' | 'native';
+const ALL_MODES: ModeName[] = ['reference', 'cpu', 'webasm', 'webasm+threads', 'headlessgl', 'webgpu', 'native@1', 'native'];
 
 function makeBackend(mode: ModeName): Backend {
   if (mode === 'reference') return new ReferenceBackend();
+  // native@1: one thread (the per-core figure); native: the default pool (every core)
+  if (mode === 'native@1') return new NativeBackend({ threads: 1 });
+  if (mode === 'native') return new NativeBackend();
   const threads = mode === 'webasm+threads';
   return new GpuJsBackend({ mode: threads ? 'webasm' : mode, strict: true, threads });
 }
@@ -101,7 +105,7 @@ function time(backend: Backend, w: Workload, reps: number): Timing {
     const once = (): Timing => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      tidyIfGpu(backend, () => step().toArray());
+      inTidy(backend, () => step().toArray());
       const ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
       return { ms, cpuMs: (c.user + c.system) / 1000 };
@@ -115,8 +119,9 @@ function time(backend: Backend, w: Workload, reps: number): Timing {
   });
 }
 
-function tidyIfGpu<T>(backend: Backend, fn: () => T): T {
-  return backend instanceof GpuJsBackend ? backend.tidy(fn) : fn();
+/** In the backend's tidy scope: gpu.js releases its textures, native returns its buffers to the pool. */
+function inTidy<T>(backend: Backend, fn: () => T): T {
+  return backend.tidy ? backend.tidy(fn) : fn();
 }
 
 function parseArgs(): { only: string | null; modes: ModeName[] } {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AdamW, Conv2d, GroupNorm, Linear, Module, MultiheadAttention, type Backend, type Tensor, randn, withBackend,
 } from '../../core/index.ts';
+import { nativeBackend, nativeLabel, nativeSkip } from '../native/suite.ts';
 import { MODES, backendFor, expectClose, reference } from './harness.ts';
 
 class Tiny extends Module {
@@ -49,10 +50,20 @@ function run(backend: Backend, steps: number) {
   });
 }
 
-describe.each(MODES)('nn + AdamW on gpujs:%s', (variant) => {
+/** Every gpu.js variant, then the native backend (host memory: nothing to read back). */
+const SUITES = [
+  ...MODES.map((variant) => ({ label: `gpujs:${variant}`, skip: false, make: () => backendFor(variant), gpu: () => backendFor(variant) })),
+  { label: nativeLabel, skip: nativeSkip, make: () => nativeBackend(), gpu: null },
+];
+
+describe.each(SUITES)('nn + AdamW on $label', ({ skip, make, gpu }) => {
+  if (skip) {
+    it.skip('(not built here)', () => {});
+    return;
+  }
   it('agrees with the reference backend', () => {
     const want = run(reference, 3);
-    const got = run(backendFor(variant), 3);
+    const got = run(make(), 3);
     expectClose(Float32Array.from(got.losses), Float32Array.from(want.losses), { reduction: 128, rtol: 1e-4 }, 'losses');
     got.grads.forEach((g, i) => expectClose(g, want.grads[i]!, { reduction: 128, rtol: 1e-3, atol: 1e-5 }, `gradient of parameter ${i}`));
     got.params.forEach((p, i) => expectClose(p, want.params[i]!, { reduction: 128, rtol: 1e-3, atol: 1e-5 }, `parameter ${i} after 3 steps`));
@@ -60,7 +71,7 @@ describe.each(MODES)('nn + AdamW on gpujs:%s', (variant) => {
   });
 
   it('a tidy() around each step keeps the parameters and the optimiser state (Backend.keep)', () => {
-    const backend = backendFor(variant);
+    const backend = make();
     const want = run(reference, 3);
     withBackend(backend, () => {
       const model = new Tiny(backend);
@@ -89,8 +100,8 @@ describe.each(MODES)('nn + AdamW on gpujs:%s', (variant) => {
     });
   });
 
-  it('reads nothing back during forward, backward and the optimiser step', () => {
-    const backend = backendFor(variant);
+  it.runIf(gpu !== null)('reads nothing back during forward, backward and the optimiser step', () => {
+    const backend = gpu!();
     withBackend(backend, () => {
       const model = new Tiny(backend);
       const opt = new AdamW(model.parameters(), { lr: 1e-2 });

@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest';
 import { GpuJsBackend, GPUJS_MODES, type GpuJsMode } from '../../core/backends/gpujs/index.ts';
-import { ReferenceBackend, type Tensor, withBackend } from '../../core/index.ts';
+import { type Backend, ReferenceBackend, type Tensor, tidy, withBackend } from '../../core/index.ts';
 
 /** A backend configuration under test: a gpu.js mode, and for webasm optionally its thread pool. */
 export type Variant = GpuJsMode | 'webasm+threads';
@@ -87,14 +87,14 @@ export function expectClose(got: Float32Array, want: Float32Array, tol: Toleranc
  * every tensor it returns.
  */
 export function compareWithReference(
-  backend: GpuJsBackend,
+  backend: Backend,
   fn: () => Tensor | readonly (Tensor | null)[],
   tol: Tolerance,
   what: string,
 ): void {
   const toList = (r: Tensor | readonly (Tensor | null)[]) => (Array.isArray(r) ? r : [r]) as (Tensor | null)[];
   const want = withBackend(reference, () => toList(fn()).map((t) => t?.toArray() ?? null));
-  const got = withBackend(backend, () => backend.tidy(() => toList(fn()).map((t) => t?.toArray() ?? null)));
+  const got = withBackend(backend, () => tidy(() => toList(fn()).map((t) => t?.toArray() ?? null), backend));
   expect(got.length).toBe(want.length);
   want.forEach((w, i) => {
     const g = got[i];

@@ -10,6 +10,7 @@ import {
   BINARY_OPS, type BinaryOp, Tensor, UNARY_OPS, type UnaryOp,
   avgPool2d, concat, conv2d, embedding, groupNorm, layerNorm, pad, rand, randint, randn, upsampleNearest2d, where,
 } from '../../core/index.ts';
+import { nativeBackend, nativeLabel, nativeSkip } from '../native/suite.ts';
 import { MODES, backendFor, compareWithReference } from './harness.ts';
 
 /**
@@ -40,9 +41,19 @@ function binaryCall(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   return (a as unknown as Record<BinaryOp, (o: Tensor) => Tensor>)[op].call(a, b);
 }
 
-describe.each(MODES)('gpu.js %s against the reference', (mode) => {
-  const backend = backendFor(mode);
-  const RUNS = runsFor(mode);
+/** Every gpu.js variant, then the native backend (no compile cost per shape: more runs). */
+const SUITES = [
+  ...MODES.map((mode) => ({ label: `gpu.js ${mode}`, skip: false, make: () => backendFor(mode), runs: runsFor(mode) })),
+  { label: nativeLabel, skip: nativeSkip, make: () => nativeBackend(), runs: { numRuns: Number(process.env.GPUJS_RUNS) || 25 } },
+];
+
+describe.each(SUITES)('$label against the reference', ({ skip, make, runs }) => {
+  if (skip) {
+    it.skip('(not built here)', () => {});
+    return;
+  }
+  const backend = make();
+  const RUNS = runs;
 
   it('unary ops and their gradients', () => {
     fc.assert(
