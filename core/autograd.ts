@@ -73,7 +73,13 @@ export class GradNode {
  * input's shape.
  */
 export function attach(out: Tensor, name: string, inputs: readonly Tensor[], rule: GradRule): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) out._setGradFn(new GradNode(name, inputs, rule));
+  if (!gradEnabled) return out;
+  for (let i = 0; i < inputs.length; i++) {
+    if (inputs[i]!.requiresGrad) {
+      out._setGradFn(new GradNode(name, inputs, rule));
+      break;
+    }
+  }
   return out;
 }
 
@@ -112,9 +118,11 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
       if (!node || t._retainsGrad) t._accumulateGrad(gy);
       if (!node) continue;
       const inputGrads = node.apply(gy);
-      node.inputs.forEach((input, i) => {
+      const inputs = node.inputs;
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i]!;
         const g = inputGrads[i];
-        if (!g || !input.requiresGrad) return;
+        if (!g || !input.requiresGrad) continue;
         if (!sameShape(g.shape, input.shape)) {
           throw new ShapeError(
             `backward: the gradient rule of '${node.name}' returned shape ${fmtShape(g.shape)} for input ${i} of shape ${fmtShape(input.shape)}`,
@@ -122,7 +130,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
         }
         const prev = grads.get(input);
         grads.set(input, prev ? prev.add(g) : g);
-      });
+      }
     }
   });
   if (!options.retainGraph) for (const t of order) t.gradFn?.release();
@@ -132,19 +140,30 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, options:
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
-  const stack: { t: Tensor; expanded: boolean }[] = [{ t: root, expanded: false }];
+  // Two parallel stacks (no object per entry): a tensor, and whether its inputs were pushed.
+  const stack: Tensor[] = [root];
+  const expanded: boolean[] = [false];
   while (stack.length) {
-    const top = stack.pop()!;
-    if (top.expanded) {
-      order.push(top.t);
+    const t = stack.pop()!;
+    if (expanded.pop()) {
+      order.push(t);
       continue;
     }
-    if (seen.has(top.t)) continue;
-    seen.add(top.t);
-    stack.push({ t: top.t, expanded: true });
-    const node = top.t.gradFn;
-    node?.checkAlive(); // before any gradient is accumulated
-    for (const input of node?.inputs ?? []) if (input.requiresGrad && !seen.has(input)) stack.push({ t: input, expanded: false });
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push(t);
+    expanded.push(true);
+    const node = t.gradFn;
+    if (!node) continue;
+    node.checkAlive(); // before any gradient is accumulated
+    const inputs = node.inputs;
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
+      if (input.requiresGrad && !seen.has(input)) {
+        stack.push(input);
+        expanded.push(false);
+      }
+    }
   }
   return order;
 }

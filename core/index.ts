@@ -5,6 +5,11 @@ export { attach, noGrad, withGradEnabled, isGradEnabled, GradNode, type GradRule
 export * from './backend.ts';
 export { ReferenceBackend, ReferenceStorage, type ReferenceBackendOptions } from './backends/reference.ts';
 export { getDefaultBackend, setDefaultBackend, withBackend } from './backends/default.ts';
+export {
+  createBackend, chooseBackend, announceBackend, nativeAvailability, parseBackendSpec, isBackendSpec, BACKEND_SPECS,
+  type BackendSpec, type BackendChoice, type CreateBackendOptions,
+} from './backends/create.ts';
+export { addBackendOptions, backendOption, threadsOption, BACKEND_OPTION_HELP } from './backends/cli-options.ts';
 export { tidy } from './memory.ts';
 export { Generator, defaultGenerator, manualSeed, type GeneratorState, type RandomOptions } from './random.ts';
 export { TensorError, ShapeError, ArgumentError, DtypeError } from './errors.ts';

@@ -29,20 +29,27 @@ export class Tensor {
   private _requiresGrad = false;
   private _gradFn: GradNode | null = null;
   /** @internal */ _retainsGrad = false;
+  /** isContiguous(), computed once per layout (strides only change in _rebind). */
+  private _contiguous: boolean | undefined;
 
-  constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
+  /** Number of elements (torch's numel); fixed, since the shape never changes. */
+  readonly size: number;
+
+  /**
+   * `owned` (internal, the ops' fast path): take `shape` and `strides` as they are instead of
+   * copying and freezing them; the caller hands over fresh arrays it never touches again.
+   */
+  constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0, owned = false) {
     this.storage = storage;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.shape = owned ? shape : Object.freeze([...shape]);
+    this.strides = strides ? (owned ? strides : Object.freeze([...strides])) : contiguousStrides(shape);
     this.offset = offset;
+    this.size = sizeOf(shape);
+    this._contiguous = strides ? undefined : true;
   }
 
   get backend(): Backend {
     return this.storage.backend;
-  }
-  /** Number of elements (torch's numel). */
-  get size(): number {
-    return sizeOf(this.shape);
   }
   get ndim(): number {
     return this.shape.length;
@@ -83,6 +90,9 @@ export class Tensor {
   }
 
   isContiguous(): boolean {
+    return (this._contiguous ??= this.computeContiguous());
+  }
+  private computeContiguous(): boolean {
     let expected = 1;
     for (let i = this.shape.length - 1; i >= 0; i--) {
       if (this.shape[i] !== 1 && this.strides[i] !== expected) return false;
@@ -140,7 +150,7 @@ export class Tensor {
   }
   /** Same storage, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+    return new Tensor(this.storage, this.shape, this.strides, this.offset, true);
   }
   zeroGrad(): void {
     this.grad = null;
@@ -166,7 +176,8 @@ export class Tensor {
     const old = this.storage;
     storage.backend.keep?.(storage); // the tensor outlives any scope (tidy) its new values were made in
     this.storage = storage;
-    this.strides = Object.freeze(contiguousStrides(this.shape));
+    this.strides = contiguousStrides(this.shape);
+    this._contiguous = true;
     this.offset = 0;
     if (old !== storage) old.backend.dispose(old);
   }

@@ -6,13 +6,15 @@
 import { attach, noGrad } from '../autograd.ts';
 import type { BinaryOp } from '../backend.ts';
 import { ArgumentError } from '../errors.ts';
-import { broadcastShapes } from '../shape.ts';
+import { broadcastShapes, sameShape } from '../shape.ts';
 import type { Tensor, TensorOrScalar } from '../tensor.ts';
 import { asTensor, backendOf, dense, sumToShape, wrap } from './util.ts';
 import { expand } from './views.ts';
 
 /** Forward of a binary kernel over broadcast views, no graph. */
 function compute(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  // Same shapes (the common case): the tensors are already the views the kernel takes.
+  if (sameShape(a.shape, b.shape)) return wrap(a.backend.binary(op, a, b), a.shape);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const [av, bv] = noGrad(() => [expand(a, shape), expand(b, shape)]);
   return wrap(a.backend.binary(op, av, bv), shape);

@@ -27,8 +27,8 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const out = wrap(backend.concat(tensors.map(dense), outer, sizes, inner), shape);
   return attach(out, 'concat', tensors, (gy) => {
     let at = 0;
-    return sizes.map((s) => {
-      const g = slice(gy, a, at, at + s);
+    return sizes.map((s, i) => {
+      const g = tensors[i]!.requiresGrad ? slice(gy, a, at, at + s) : null;
       at += s;
       return g;
     });

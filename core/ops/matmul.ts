@@ -15,7 +15,7 @@ import { expand } from './views.ts';
 function operand(t: Tensor, batchShape: readonly number[]): { storage: Storage; trans: boolean } {
   const r = t.shape[t.ndim - 2]!;
   const c = t.shape[t.ndim - 1]!;
-  const full = noGrad(() => expand(t, [...batchShape, r, c]));
+  const full = hasBatchShape(t, batchShape) ? t : noGrad(() => expand(t, [...batchShape, r, c]));
   // A transposed view of a dense block (x.mT) is read as is, with the trans flag.
   const n = full.ndim;
   const batchDense = full.shape.slice(0, n - 2).every((d, i) => d === 1 || full.strides[i] === sizeOf(full.shape.slice(i + 1)));
@@ -23,6 +23,13 @@ function operand(t: Tensor, batchShape: readonly number[]): { storage: Storage; 
     return { storage: full.storage, trans: true };
   }
   return { storage: dense(full), trans: false };
+}
+
+/** Whether t's leading axes already are batchShape (no broadcast view needed). */
+function hasBatchShape(t: Tensor, batchShape: readonly number[]): boolean {
+  if (t.ndim - 2 !== batchShape.length) return false;
+  for (let i = 0; i < batchShape.length; i++) if (t.shape[i] !== batchShape[i]) return false;
+  return true;
 }
 
 export function matmul(x: Tensor, y: Tensor): Tensor {

@@ -5,8 +5,9 @@ import { ArgumentError } from '../errors.ts';
 import { type Shape, sameShape } from '../shape.ts';
 import { Tensor, type TensorOrScalar } from '../tensor.ts';
 
+/** A tensor over a new contiguous storage; it takes `shape` as is (a fresh or immutable array). */
 export function wrap(storage: Storage, shape: Shape): Tensor {
-  return new Tensor(storage, shape);
+  return new Tensor(storage, shape, undefined, 0, true);
 }
 
 /** The one backend all tensor inputs live on; an error names the op and both backends. */

@@ -10,8 +10,9 @@ import { Tensor } from '../tensor.ts';
 import { pad } from './concat.ts';
 import { sumToShape, wrap } from './util.ts';
 
+/** A view of x's storage; it takes the (fresh) shape and strides arrays as they are. */
 function viewOf(x: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
-  return new Tensor(x.storage, shape, strides, offset);
+  return new Tensor(x.storage, shape, strides, offset, true);
 }
 
 export function contiguous(x: Tensor): Tensor {
@@ -26,20 +27,28 @@ export function clone(x: Tensor): Tensor {
 /** Resolves one -1 and checks the element count; the error names both shapes. */
 function resolveShape(op: string, x: Tensor, shape: Shape): number[] {
   if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array, got ${String(shape)}`);
-  const out = [...shape];
-  const free = out.flatMap((d, i) => (d === -1 ? [i] : []));
-  if (free.length > 1) throw new ArgumentError(`${op}: only one dimension can be -1, got ${fmtShape(shape)}`);
-  for (const d of out) {
-    if (d !== -1 && (!Number.isInteger(d) || d < 0)) throw new ArgumentError(`${op}: invalid dimension ${d} in ${fmtShape(shape)}`);
+  const out = shape.slice();
+  let free = -1;
+  let known = 1;
+  for (let i = 0; i < out.length; i++) {
+    const d = out[i]!;
+    if (d === -1) {
+      if (free >= 0) throw new ArgumentError(`${op}: only one dimension can be -1, got ${fmtShape(shape)}`);
+      free = i;
+    } else if (!Number.isInteger(d) || d < 0) {
+      throw new ArgumentError(`${op}: invalid dimension ${d} in ${fmtShape(shape)}`);
+    } else {
+      known *= d;
+    }
   }
-  if (free.length === 1) {
-    const known = sizeOf(out.filter((d) => d !== -1));
+  if (free >= 0) {
     if (known === 0 || x.size % known !== 0) {
       throw new ShapeError(`${op}: cannot reshape shape ${fmtShape(x.shape)} (${x.size} elements) into ${fmtShape(shape)}`);
     }
-    out[free[0]!] = x.size / known;
+    out[free] = x.size / known;
+    known *= out[free]!;
   }
-  if (sizeOf(out) !== x.size) {
+  if (known !== x.size) {
     throw new ShapeError(`${op}: cannot reshape shape ${fmtShape(x.shape)} (${x.size} elements) into ${fmtShape(shape)}`);
   }
   return out;

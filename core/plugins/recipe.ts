@@ -56,6 +56,7 @@ export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   'telemetry/jsonl': () => import('../telemetry/sinks/jsonl.ts'),
   'telemetry/loss-curve': () => import('../telemetry/sinks/loss-curve.ts'),
   'backend/gpujs': () => import('../backends/gpujs/plugin.ts'),
+  backend: () => import('../backends/plugin.ts'),
 };
 
 export interface BuildRecipeOptions {

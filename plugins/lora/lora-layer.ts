@@ -104,7 +104,10 @@ export class LoraHost extends Module {
     for (const [name, weight] of this.active) {
       if (this.merged.has(name) || weight === 0) continue;
       const pair = this.pairs.get(name)!;
-      y = y.add(pair.forward(x).mul(pair.config.scale * weight));
+      const factor = pair.config.scale * weight;
+      // A factor of 1 (alpha = rank, weight 1: CtrLoRA's update) costs no multiply either way.
+      const update = pair.forward(x);
+      y = y.add(factor === 1 ? update : update.mul(factor));
     }
     return y;
   }

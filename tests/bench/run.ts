@@ -10,11 +10,18 @@
  *   npm run bench                      all modes (headlessgl needs a display: xvfb-run -a)
  *   npm run bench -- --only matmul     one workload group (matmul | conv | norm)
  *   npm run bench -- --modes cpu,webasm+threads
+ *
+ * The `step` group (step-bench.ts) times a whole tiny ControlNet + LoRA training step per
+ * backend against PyTorch in the same run; it runs only when asked for:
+ *
+ *   npm run bench -- --only step [--backends reference,gpujs:webasm,native@1,native@2]
+ *                                [--batches 1,4] [--steps 5] [--warmup 2] [--json runs/step.json]
  */
 import os from 'node:os';
 import { NativeBackend } from '../../core/backends/native/index.ts';
 import { GpuJsBackend } from '../../core/backends/gpujs/index.ts';
 import { type Backend, ReferenceBackend, type Tensor, conv2d, groupNorm, randn, withBackend } from '../../core/index.ts';
+import { type StepBenchOptions, defaultStepOptions, runStepBench } from './step-bench.ts';
 
 interface Workload {
   group: 'matmul' | 'conv' | 'norm';
@@ -124,22 +131,52 @@ function inTidy<T>(backend: Backend, fn: () => T): T {
   return backend.tidy ? backend.tidy(fn) : fn();
 }
 
-function parseArgs(): { only: string | null; modes: ModeName[] } {
-  const args = process.argv.slice(2);
-  const get = (flag: string) => {
-    const i = args.indexOf(flag);
-    return i >= 0 ? args[i + 1] ?? null : null;
+const args = process.argv.slice(2);
+function get(flag: string): string | null {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] ?? null : null;
+}
+
+function positiveList(flag: string, fallback: number[]): number[] {
+  const v = get(flag);
+  if (v === null) return fallback;
+  const xs = v.split(',').map(Number);
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag}: expected positive integers separated by commas, got '${v}'`);
+  return xs;
+}
+
+function parseStepArgs(): StepBenchOptions {
+  const o = defaultStepOptions();
+  const backends = get('--backends');
+  return {
+    ...o,
+    backends: backends ? backends.split(',').map((b) => b.trim()).filter(Boolean) : null,
+    batches: positiveList('--batches', o.batches),
+    steps: positiveList('--steps', [o.steps])[0]!,
+    warmup: get('--warmup') === '0' ? 0 : positiveList('--warmup', [o.warmup])[0]!,
+    json: get('--json'),
   };
+}
+
+function parseArgs(): { only: string | null; modes: ModeName[] } {
   const only = get('--only');
-  const groups = [...new Set(WORKLOADS.map((w) => w.group))];
+  const groups = [...new Set(WORKLOADS.map((w) => w.group)), 'step'];
   if (only !== null && !groups.includes(only as Workload['group'])) throw new Error(`--only: unknown workload group '${only}' (known: ${groups.join(', ')})`);
   const modes = get('--modes')?.split(',').filter((m) => m !== 'reference') ?? null;
   for (const m of modes ?? []) if (!ALL_MODES.includes(m as ModeName)) throw new Error(`--modes: unknown mode '${m}' (known: ${ALL_MODES.join(', ')})`);
   return { only, modes: modes ? ['reference', ...(modes as ModeName[])] : ALL_MODES };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { only, modes } = parseArgs();
+  if (only === 'step') {
+    const cpus = os.cpus();
+    console.log(`# training step benchmark — ${new Date().toISOString()}`);
+    console.log(`# ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    await runStepBench(parseStepArgs());
+    console.log(`# load at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    return;
+  }
   const workloads = WORKLOADS.filter((w) => !only || w.group === only);
   const cpus = os.cpus();
   console.log(`# gpu.js backend benchmark — ${new Date().toISOString()}`);
@@ -173,4 +210,7 @@ function main(): void {
   for (const b of backends.values()) if (b instanceof GpuJsBackend) b.destroy();
 }
 
-main();
+main().catch((e: unknown) => {
+  console.error((e as Error).message);
+  process.exitCode = 1;
+});

@@ -20,6 +20,13 @@ import type { KernelSpec } from './kernels.ts';
 import { type Executor, createExecutor } from './executors.ts';
 
 export type GpuJsModeOption = GpuJsMode | 'auto';
+
+/**
+ * Room for the kernels of a few differently-shaped training steps: the tiny ControlNet + LoRA
+ * step of `npm run bench -- --only step` uses 702 at one batch size (the process then holds
+ * ~0.5 GB on webasm, model included). The old default, 256, recompiled every step (5x slower).
+ */
+export const DEFAULT_KERNEL_CACHE_SIZE = 4096;
 export const GPUJS_MODES: readonly GpuJsMode[] = ['webgpu', 'headlessgl', 'webasm', 'cpu'];
 
 export interface GpuJsBackendOptions {
@@ -27,7 +34,11 @@ export interface GpuJsBackendOptions {
   mode?: GpuJsModeOption;
   /** Throw when gpu.js runs a kernel in another mode than the one asked for (default false). */
   strict?: boolean;
-  /** How many compiled kernels to keep (LRU; default 256). */
+  /**
+   * How many compiled kernels to keep (LRU; default DEFAULT_KERNEL_CACHE_SIZE). Kernels are
+   * specialised to their shapes, so a training step of a small diffusion model uses ~700
+   * distinct ones: a cache smaller than a step's set recompiles every step.
+   */
   kernelCacheSize?: number;
   /**
    * webasm only: split kernels over gpu.js's worker pool. gpu.js threads webasm kernels only
@@ -95,7 +106,7 @@ export class GpuJsBackend implements Backend {
       throw new ArgumentError(`GpuJsBackend: threads: true needs mode 'webasm', got '${this.requestedMode}'`);
     }
     this.threads = options.threads ?? false;
-    this.exec = createExecutor({ mode: this.requestedMode, strict: this.strict, cacheSize: options.kernelCacheSize ?? 256, threads: this.threads });
+    this.exec = createExecutor({ mode: this.requestedMode, strict: this.strict, cacheSize: options.kernelCacheSize ?? DEFAULT_KERNEL_CACHE_SIZE, threads: this.threads });
     if (this.strict && this.exec.actualMode !== this.requestedMode) {
       throw new ArgumentError(`GpuJsBackend: mode '${this.requestedMode}' was requested with strict: true, but gpu.js can only run '${this.exec.actualMode}' here`);
     }
