@@ -2,10 +2,11 @@
  * The command-line options the training commands share (diffusers' train_controlnet.py
  * spellings), their parsers, and the backend option.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Backend } from '../../../core/backend.ts';
 import { setDefaultBackend } from '../../../core/backends/default.ts';
-import { ReferenceBackend } from '../../../core/backends/reference.ts';
+import { addBackendOptions } from '../../../core/backends/cli-options.ts';
+import { createBackend } from '../../../core/backends/create.ts';
 import type { ScheduleName } from '../../../core/optim/schedule.ts';
 import type { TrainingOptions } from './run.ts';
 
@@ -46,7 +47,7 @@ export interface TrainingDefaults {
 
 /** Adds the options every training command takes; defaults are the command's own. */
 export function addTrainingOptions(cmd: Command, d: TrainingDefaults, stepsHelp = 'optimiser steps'): Command {
-  return cmd
+  cmd
     .option('--steps <n>', `${stepsHelp} (default ${d.steps})`, integer(1))
     .option('--batch-size <n>', `samples per step (default ${d.batchSize})`, integer(1))
     .option('--lr <x>', `learning rate (default ${d.lr})`, real(0))
@@ -69,8 +70,9 @@ export function addTrainingOptions(cmd: Command, d: TrainingDefaults, stepsHelp 
     .option('--prompt-dropout <p>', `probability of training a sample with the empty prompt (default ${d.promptDropout})`, real(0, 1))
     .option('--min-snr-gamma <x|none>', 'min-SNR loss weighting gamma (e.g. 5; "none": plain MSE)', noneOr(real(0)), null)
     .option('--noise-offset <x>', 'offset-noise strength (e.g. 0.05)', real(0), 0)
-    .option('--backend <spec>', 'where tensors live: reference (plain TypeScript), gpujs[:mode] (auto, cpu, webasm, headlessgl, webgpu)', 'reference')
     .option('--no-progress', 'do not draw the progress bar');
+  addBackendOptions(cmd, 'auto');
+  return cmd;
 }
 
 /** The parsed common options (commander camelCases the flags). */
@@ -98,6 +100,7 @@ export interface ParsedTrainingFlags {
   minSnrGamma: number | null;
   noiseOffset: number;
   backend: string;
+  threads?: number;
   progress: boolean;
 }
 
@@ -123,15 +126,9 @@ export function trainingOptions(f: ParsedTrainingFlags, d: TrainingDefaults): Tr
   };
 }
 
-/** Makes the backend of `--backend` the default one (every tensor of the run lives there). */
-export async function useBackend(spec: string): Promise<Backend> {
-  const [kind, mode] = spec.split(':');
-  let backend: Backend;
-  if (kind === 'reference' && mode === undefined) backend = new ReferenceBackend();
-  else if (kind === 'gpujs') {
-    const { GpuJsBackend } = await import('../../../core/backends/gpujs/index.ts');
-    backend = new GpuJsBackend({ mode: (mode ?? 'auto') as never });
-  } else throw new InvalidArgumentError(`--backend: unknown backend "${spec}" (reference, gpujs, gpujs:<mode>)`);
+/** Makes the backend of `--backend` (createBackend's specs) the default one: every tensor of the run lives there. */
+export async function useBackend(spec: string, threads?: number): Promise<Backend> {
+  const backend = await createBackend(spec, { threads });
   setDefaultBackend(backend);
   return backend;
 }

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { addBackendOptions } from '../../../core/backends/cli-options.ts';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../../plugins/blenders/index.ts';
 import { schedulerPlugins } from '../../../plugins/schedulers/index.ts';
 import { trainAdapter } from './adapter.ts';
@@ -50,7 +51,7 @@ interface AdapterFlags extends ParsedTrainingFlags {
 }
 
 async function runTrain(o: AdapterFlags) {
-  const backend = await useBackend(o.backend);
+  const backend = await useBackend(o.backend, o.threads);
   const training = trainingOptions(o, ADAPTER_DEFAULTS);
   return trainAdapter({
     data: o.data, out: o.out, base: o.base, backend, condition: o.condition,
@@ -89,7 +90,7 @@ export function addRecipeCommands(program: Command): void {
   }
   addTrainingOptions(pre, PRETRAIN_COMMON, 'steps of every stage');
   pre.action(async (o: ParsedTrainingFlags & { data: string; out: string; stage: Stage | 'all'; sizes: string } & Record<string, unknown>) => {
-    const backend = await useBackend(o.backend);
+    const backend = await useBackend(o.backend, o.threads);
     const training = Object.fromEntries(STAGES.map((s) => {
       const d = STAGE_DEFAULTS[s];
       const stageSteps = o[`${s}Steps`] as number | undefined, stageLr = o[`${s}Lr`] as number | undefined;
@@ -118,7 +119,7 @@ export function addRecipeCommands(program: Command): void {
       printResult([['adapter', r.adapterPath], ['loss curve', join(o.out, 'loss.png')], ['validation grids', join(o.out, 'samples')]]);
     });
 
-  program
+  const sample = program
     .command('sample')
     .description(
       'Sample the base with one or several adapters (their residuals summed with weights, as CtrLoRA\'s multi-condition inference) on validation ' +
@@ -138,13 +139,13 @@ export function addRecipeCommands(program: Command): void {
     .option('--control-strength <x>', 'scale of the ControlNet residuals', real(0), 1)
     .option('--seed <n>', 'seed of the initial noise', integer(0), 0)
     .option('--baseline', 'also sample without control (the base alone, same seed) and report both', false)
-    .addOption(new Option('-b, --blender <name>', 'override the blender a blend adapter was trained with').choices(blenderNames))
-    .option('--backend <spec>', 'reference, gpujs[:mode]', 'reference')
-    .action(async (o: {
+    .addOption(new Option('-b, --blender <name>', 'override the blender a blend adapter was trained with').choices(blenderNames));
+  addBackendOptions(sample, 'auto');
+  sample.action(async (o: {
       adapter?: AdapterRef[]; base: string; data: string; split: 'val' | 'train' | 'all'; count: number; image?: string[]; prompt?: string; out: string;
-      scheduler: string; steps: number; guidanceScale: number; controlStrength: number; seed: number; baseline: boolean; blender?: string; backend: string;
+      scheduler: string; steps: number; guidanceScale: number; controlStrength: number; seed: number; baseline: boolean; blender?: string; backend: string; threads?: number;
     }) => {
-      const backend = await useBackend(o.backend);
+      const backend = await useBackend(o.backend, o.threads);
       const r = await sampleCommand({
         base: o.base, adapters: o.adapter ?? [{ path: join('runs/dental-adapter', 'adapter.safetensors'), weight: 1 }], out: o.out, backend,
         data: o.data, split: o.split, count: o.count, images: o.image, prompt: o.prompt, scheduler: o.scheduler, steps: o.steps,
@@ -175,7 +176,7 @@ export async function mainJob(generate: () => Promise<void>): Promise<void> {
   const common: ParsedTrainingFlags = {
     lrScheduler: 'constant', lrWarmupSteps: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamWeightDecay: 1e-2, adamEpsilon: 1e-8, maxGradNorm: 1,
     gradientAccumulationSteps: 1, seed: 0, resume: 'latest', validationCount: 4, validationSteps: 20, guidanceScale: 3, minSnrGamma: null, noiseOffset: 0,
-    backend: 'reference', progress: true,
+    backend: 'auto', progress: true,
   };
   const t = await runTrain({ ...common, ...flags });
   const s = await sampleCommand({
