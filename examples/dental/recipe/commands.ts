@@ -160,17 +160,17 @@ export function addRecipeCommands(program: Command): void {
 /** `npm run dental`: the main job on its defaults. */
 export async function mainJob(generate: () => Promise<void>): Promise<void> {
   const data = 'runs/dental-data';
-  if (!existsSync(join(data, 'prompt.json'))) {
-    console.log(`dental: no dataset in ${data}: generating it first`);
-    await generate();
-  }
   if (!existsSync(join(SHIPPED_BASE, 'model.json'))) {
     console.error(
-      `dental: no shipped base in ${SHIPPED_BASE} yet (the base of stage 1 is trained with \`npm run dental -- pretrain\`, about 90 minutes on 2 cores; ` +
+      `dental: no shipped base in ${SHIPPED_BASE} yet (the base of stage 1 is trained with \`npm run dental -- pretrain\` (planned at about 70 minutes on an idle 2-core machine, see docs/dental.md); ` +
       `then \`npm run dental -- train --base runs/dental-pretrain/base\` and \`npm run dental -- sample --base runs/dental-pretrain/base\`).`,
     );
     process.exitCode = 2;
     return;
+  }
+  if (!existsSync(join(data, 'prompt.json'))) {
+    console.log(`dental: no dataset in ${data}: generating it first`);
+    await generate();
   }
   const flags = { data, out: 'runs/dental-adapter', base: SHIPPED_BASE, condition: 'blend', blender: 'mask-composite', blendOption: {}, scheduler: 'ddim' };
   const common: ParsedTrainingFlags = {
