@@ -283,6 +283,7 @@ async function controlnetStage(o: PretrainOptions, baseDir: string): Promise<Don
     if (path) await writeComparisonGrid(path, columns);
     return metrics;
   };
+  let last: { step: number; metrics: Record<string, number> | null } = { step: -1, metrics: null };
   const r = await runStage<Batch>({
     name: 'controlnet', outDir: join(o.out, 'controlnet'), models: { controlnet }, parameters: controlnet.parameters(), data: loader(train, t),
     trainingStep: (batch, ctx) => {
@@ -297,11 +298,12 @@ async function controlnetStage(o: PretrainOptions, baseDir: string): Promise<Don
     },
     validate: async (ctx) => {
       const path = join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`);
-      return { metrics: await evaluate(path, t.seed), samplePaths: [path] };
+      last = { step: ctx.step, metrics: await evaluate(path, t.seed) };
+      return { metrics: last.metrics ?? undefined, samplePaths: [path] };
     },
     config: { stage: 'controlnet', sizes, conditions: BASE_CONDITIONS, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
   }, t);
-  const metrics = await evaluate(null, t.seed);
+  const metrics = last.step === r.step && last.metrics ? last.metrics : await evaluate(null, t.seed);
   // The shared part without any LoRA weights, then one file per condition: its LoRA + zero convs + norms.
   const shared = new Map([...controlnet.stateDict()].filter(([k]) => !k.includes('.lora.')));
   await saveSafetensors(join(baseDir, 'controlnet.safetensors'), shared, { dtype: 'F16', metadata: { format: 'pt' } });
