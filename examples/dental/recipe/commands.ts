@@ -85,7 +85,7 @@ export function addRecipeCommands(program: Command): void {
     .addOption(new Option('--stage <name>', 'run one stage, or all in order').choices(['all', ...STAGES]).default('all'))
     .addOption(new Option('--sizes <preset>', 'model sizes (dental: 64 px, 16x16 latents; smoke: 16 px, for tests)').choices(Object.keys(SIZE_PRESETS)).default('dental'));
   for (const s of STAGES) {
-    pre.option(`--${s}-steps <n>`, `steps of stage ${s} (default ${STAGE_DEFAULTS[s].steps}; --steps sets every stage)`, integer(1));
+    pre.option(`--${s}-steps <n>`, `steps of stage ${s} (default ${STAGE_DEFAULTS[s].steps}, batch ${STAGE_DEFAULTS[s].batchSize}; --steps sets every stage)`, integer(1));
     pre.option(`--${s}-lr <x>`, `learning rate of stage ${s} (default ${STAGE_DEFAULTS[s].lr}; --lr sets every stage)`, real(0));
   }
   addTrainingOptions(pre, PRETRAIN_COMMON, 'steps of every stage');
