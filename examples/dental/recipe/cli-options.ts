@@ -42,6 +42,7 @@ export interface TrainingDefaults {
   checkpointEvery: number;
   validateEvery: number;
   lrScheduler?: ScheduleName;
+  lrWarmupSteps?: number;
   promptDropout: number;
 }
 
@@ -54,7 +55,7 @@ export function addTrainingOptions(cmd: Command, d: TrainingDefaults, stepsHelp 
     .option('--batch-size <n>', `samples per step (${dflt(d.batchSize)})`, integer(1))
     .option('--lr <x>', `learning rate (${dflt(d.lr)})`, real(0))
     .addOption(new Option('--lr-scheduler <name>', 'learning-rate schedule').choices([...LR_SCHEDULERS]).default(d.lrScheduler ?? 'constant'))
-    .option('--lr-warmup-steps <n>', 'linear warm-up steps of the schedule', integer(0), 0)
+    .option('--lr-warmup-steps <n>', 'linear warm-up steps of the schedule', integer(0), d.lrWarmupSteps ?? 0)
     .option('--adam-beta1 <x>', 'AdamW beta1', real(0, 1), 0.9)
     .option('--adam-beta2 <x>', 'AdamW beta2', real(0, 1), 0.999)
     .option('--adam-weight-decay <x>', 'AdamW decoupled weight decay', real(0), 1e-2)

@@ -20,7 +20,7 @@ import { SIZE_PRESETS, sizesByName } from './sizes.ts';
 export const SHIPPED_BASE = 'examples/dental/base';
 
 export const ADAPTER_DEFAULTS: TrainingDefaults = { steps: 5000, batchSize: 1, lr: 1e-4, checkpointEvery: 1000, validateEvery: 1000, promptDropout: 0.3 };
-const PRETRAIN_COMMON: TrainingDefaults = { steps: 0, batchSize: 0, lr: 0, checkpointEvery: 500, validateEvery: 1000, promptDropout: 0.1, lrScheduler: 'cosine' };
+const PRETRAIN_COMMON: TrainingDefaults = { steps: 0, batchSize: 0, lr: 0, checkpointEvery: 500, validateEvery: 1000, promptDropout: 0.1, lrScheduler: 'cosine', lrWarmupSteps: 100 };
 
 const blenders = blenderContainer();
 const blenderNames = registeredBlenders(blenders).map((b) => b.name);
