@@ -125,7 +125,7 @@ export function addRecipeCommands(program: Command): void {
       'Sample the base with one or several adapters (their residuals summed with weights, as CtrLoRA\'s multi-condition inference) on validation ' +
       'samples or given condition images. Writes <out>/grid.png (inputs | output | [no control] | target), <out>/images/ and <out>/metrics.json.',
     )
-    .option('--adapter <file[:weight]>', 'an adapter from `train`, or base:<condition> for a base set (depth, normal, edges, segmentation); repeatable', collectAdapters)
+    .option('--adapter <file[:weight]>', 'an adapter from `train`, or base:<condition> for a base set (depth, normal, edges, segmentation); repeatable (default: runs/dental-adapter/adapter.safetensors)', collectAdapters)
     .option('--base <dir>', 'the base', SHIPPED_BASE)
     .option('--data <dir>', 'dataset folder to take conditions and targets from', 'runs/dental-data')
     .addOption(new Option('--split <name>', 'which part of the dataset').choices(['val', 'train', 'all']).default('val'))
