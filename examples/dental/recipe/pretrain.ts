@@ -185,10 +185,13 @@ async function vaeStage(o: PretrainOptions, baseDir: string): Promise<DoneRecord
     name: 'vae', outDir: join(o.out, 'vae'), models: { vae }, parameters: vae.parameters(), data: loader(train, t),
     trainingStep: (batch, ctx) => {
       const kind = kindOf(ctx.step, ctx.microBatch);
-      return vae.loss(stacked(batch, (it) => toVae(it, kind)), { klWeight: 1e-6, generator: ctx.generator }).loss;
+      // SD's VAE weighs KL 1e-6 against a reconstruction summed over an image's values; ours is their
+      // mean, so the same balance is 1e-6 / (values per image). 1e-6 as such blurs every image into
+      // one colour (the posterior noise drowns the latent).
+      return vae.loss(stacked(batch, (it) => toVae(it, kind)), { klWeight: 1e-6 / (3 * o.sizes.imageSize ** 2), generator: ctx.generator }).loss;
     },
     validate: async (ctx) => ({ metrics: await evaluate(join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)), samplePaths: [join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)] }),
-    config: { stage: 'vae', sizes: o.sizes.vae, imageSize: o.sizes.imageSize },
+    config: { stage: 'vae', sizes: o.sizes.vae, imageSize: o.sizes.imageSize, klWeight: 1e-6 / (3 * o.sizes.imageSize ** 2) },
   }, t);
   const metrics = await evaluate(null);
   const sample = await Promise.all(Array.from({ length: Math.min(64, train.length) }, (_, i) => train.get(i)));
