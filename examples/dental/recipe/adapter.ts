@@ -98,6 +98,8 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
     const q = quality(images, val.targets);
     return { psnr: q.psnr, ssim: q.ssim };
   };
+  /** The latest validation's metrics (the trainer validates after the last step too). */
+  let last: { step: number; metrics: Record<string, number> | null } = { step: -1, metrics: null };
   const data = new DataLoader(train, { batchSize: t.batchSize, seed: t.seed, shuffle: true, prefetch: 2, collate: (items: DentalItem[]) => items });
   const r = await runStage<DentalItem[]>({
     name: `adapter-${condition}`, outDir: o.out, models: { controlnet }, parameters: trainable.parameters, data,
@@ -111,11 +113,12 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
     },
     validate: async (ctx) => {
       const path = join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`);
-      return { metrics: await evaluate(path), samplePaths: [path] };
+      last = { step: ctx.step, metrics: await evaluate(path) };
+      return { metrics: last.metrics ?? undefined, samplePaths: [path] };
     },
     config: { stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {}, base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
   }, t);
-  const metrics = await evaluate(null);
+  const metrics = last.step === r.step && last.metrics ? last.metrics : await evaluate(null);
   await mkdir(o.out, { recursive: true });
   const adapterPath = join(o.out, 'adapter.safetensors');
   await lora.saveAdapter(adapterPath, name, { include: adapterExtras(controlnet, name), dtype: 'F16' });

@@ -2,10 +2,11 @@
  * The command-line options the training commands share (diffusers' train_controlnet.py
  * spellings), their parsers, and the backend option.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Backend } from '../../../core/backend.ts';
 import { setDefaultBackend } from '../../../core/backends/default.ts';
-import { ReferenceBackend } from '../../../core/backends/reference.ts';
+import { addBackendOptions } from '../../../core/backends/cli-options.ts';
+import { createBackend } from '../../../core/backends/create.ts';
 import type { ScheduleName } from '../../../core/optim/schedule.ts';
 import type { TrainingOptions } from './run.ts';
 
@@ -41,17 +42,20 @@ export interface TrainingDefaults {
   checkpointEvery: number;
   validateEvery: number;
   lrScheduler?: ScheduleName;
+  lrWarmupSteps?: number;
   promptDropout: number;
 }
 
 /** Adds the options every training command takes; defaults are the command's own. */
 export function addTrainingOptions(cmd: Command, d: TrainingDefaults, stepsHelp = 'optimiser steps'): Command {
-  return cmd
-    .option('--steps <n>', `${stepsHelp} (default ${d.steps})`, integer(1))
-    .option('--batch-size <n>', `samples per step (default ${d.batchSize})`, integer(1))
-    .option('--lr <x>', `learning rate (default ${d.lr})`, real(0))
+  // 0 in the defaults: the command has one default per stage (pretrain), named in its own options
+  const dflt = (v: number) => (v === 0 ? 'default: per stage' : `default ${v}`);
+  cmd
+    .option('--steps <n>', `${stepsHelp} (${dflt(d.steps)})`, integer(1))
+    .option('--batch-size <n>', `samples per step (${dflt(d.batchSize)})`, integer(1))
+    .option('--lr <x>', `learning rate (${dflt(d.lr)})`, real(0))
     .addOption(new Option('--lr-scheduler <name>', 'learning-rate schedule').choices([...LR_SCHEDULERS]).default(d.lrScheduler ?? 'constant'))
-    .option('--lr-warmup-steps <n>', 'linear warm-up steps of the schedule', integer(0), 0)
+    .option('--lr-warmup-steps <n>', 'linear warm-up steps of the schedule', integer(0), d.lrWarmupSteps ?? 0)
     .option('--adam-beta1 <x>', 'AdamW beta1', real(0, 1), 0.9)
     .option('--adam-beta2 <x>', 'AdamW beta2', real(0, 1), 0.999)
     .option('--adam-weight-decay <x>', 'AdamW decoupled weight decay', real(0), 1e-2)
@@ -61,16 +65,17 @@ export function addTrainingOptions(cmd: Command, d: TrainingDefaults, stepsHelp 
     .option('--seed <n>', 'seed of the weights, the data order and every random draw of the steps', integer(0), 0)
     .option('--checkpoint-every <n>', `save a checkpoint every N steps (0: only at the end; default ${d.checkpointEvery})`, integer(0))
     .option('--checkpoints-total-limit <n>', 'keep only the newest N checkpoints', integer(1))
-    .option('--resume [latest|PATH]', 'continue from a checkpoint: "latest" (the newest in <out>/checkpoints) or a checkpoint folder')
+    .option('--resume [latest|PATH]', 'continue from a checkpoint: "latest" (the newest of the run\'s checkpoints/ folder) or a checkpoint folder')
     .option('--validate-every <n>', `write a validation grid and metrics every N steps (0: only at the end; default ${d.validateEvery})`, integer(0))
     .option('--validation-count <n>', 'validation samples in a grid', integer(1, 64), 4)
     .option('--validation-steps <n>', 'sampling steps of a validation grid', integer(1, 1000), 20)
     .option('--guidance-scale <x>', 'classifier-free guidance of the validation samples', real(0), 3)
     .option('--prompt-dropout <p>', `probability of training a sample with the empty prompt (default ${d.promptDropout})`, real(0, 1))
-    .option('--min-snr-gamma <x|none>', 'min-SNR loss weighting gamma (e.g. 5; "none": plain MSE)', noneOr(real(0)), null)
+    .addOption(new Option('--min-snr-gamma <x|none>', 'min-SNR loss weighting gamma (e.g. 5; "none": plain MSE)').argParser(noneOr(real(0))).default(null, 'none'))
     .option('--noise-offset <x>', 'offset-noise strength (e.g. 0.05)', real(0), 0)
-    .option('--backend <spec>', 'where tensors live: reference (plain TypeScript), gpujs[:mode] (auto, cpu, webasm, headlessgl, webgpu)', 'reference')
     .option('--no-progress', 'do not draw the progress bar');
+  addBackendOptions(cmd, 'auto');
+  return cmd;
 }
 
 /** The parsed common options (commander camelCases the flags). */
@@ -98,6 +103,7 @@ export interface ParsedTrainingFlags {
   minSnrGamma: number | null;
   noiseOffset: number;
   backend: string;
+  threads?: number;
   progress: boolean;
 }
 
@@ -123,15 +129,9 @@ export function trainingOptions(f: ParsedTrainingFlags, d: TrainingDefaults): Tr
   };
 }
 
-/** Makes the backend of `--backend` the default one (every tensor of the run lives there). */
-export async function useBackend(spec: string): Promise<Backend> {
-  const [kind, mode] = spec.split(':');
-  let backend: Backend;
-  if (kind === 'reference' && mode === undefined) backend = new ReferenceBackend();
-  else if (kind === 'gpujs') {
-    const { GpuJsBackend } = await import('../../../core/backends/gpujs/index.ts');
-    backend = new GpuJsBackend({ mode: (mode ?? 'auto') as never });
-  } else throw new InvalidArgumentError(`--backend: unknown backend "${spec}" (reference, gpujs, gpujs:<mode>)`);
+/** Makes the backend of `--backend` (createBackend's specs) the default one: every tensor of the run lives there. */
+export async function useBackend(spec: string, threads?: number): Promise<Backend> {
+  const backend = await createBackend(spec, { threads });
   setDefaultBackend(backend);
   return backend;
 }

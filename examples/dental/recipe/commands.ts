@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { addBackendOptions } from '../../../core/backends/cli-options.ts';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../../plugins/blenders/index.ts';
 import { schedulerPlugins } from '../../../plugins/schedulers/index.ts';
 import { trainAdapter } from './adapter.ts';
@@ -19,7 +20,7 @@ import { SIZE_PRESETS, sizesByName } from './sizes.ts';
 export const SHIPPED_BASE = 'examples/dental/base';
 
 export const ADAPTER_DEFAULTS: TrainingDefaults = { steps: 5000, batchSize: 1, lr: 1e-4, checkpointEvery: 1000, validateEvery: 1000, promptDropout: 0.3 };
-const PRETRAIN_COMMON: TrainingDefaults = { steps: 0, batchSize: 0, lr: 0, checkpointEvery: 500, validateEvery: 1000, promptDropout: 0.1, lrScheduler: 'cosine' };
+const PRETRAIN_COMMON: TrainingDefaults = { steps: 0, batchSize: 0, lr: 0, checkpointEvery: 500, validateEvery: 1000, promptDropout: 0.1, lrScheduler: 'cosine', lrWarmupSteps: 100 };
 
 const blenders = blenderContainer();
 const blenderNames = registeredBlenders(blenders).map((b) => b.name);
@@ -50,7 +51,7 @@ interface AdapterFlags extends ParsedTrainingFlags {
 }
 
 async function runTrain(o: AdapterFlags) {
-  const backend = await useBackend(o.backend);
+  const backend = await useBackend(o.backend, o.threads);
   const training = trainingOptions(o, ADAPTER_DEFAULTS);
   return trainAdapter({
     data: o.data, out: o.out, base: o.base, backend, condition: o.condition,
@@ -84,12 +85,12 @@ export function addRecipeCommands(program: Command): void {
     .addOption(new Option('--stage <name>', 'run one stage, or all in order').choices(['all', ...STAGES]).default('all'))
     .addOption(new Option('--sizes <preset>', 'model sizes (dental: 64 px, 16x16 latents; smoke: 16 px, for tests)').choices(Object.keys(SIZE_PRESETS)).default('dental'));
   for (const s of STAGES) {
-    pre.option(`--${s}-steps <n>`, `steps of stage ${s} (default ${STAGE_DEFAULTS[s].steps}; --steps sets every stage)`, integer(1));
+    pre.option(`--${s}-steps <n>`, `steps of stage ${s} (default ${STAGE_DEFAULTS[s].steps}, batch ${STAGE_DEFAULTS[s].batchSize}; --steps sets every stage)`, integer(1));
     pre.option(`--${s}-lr <x>`, `learning rate of stage ${s} (default ${STAGE_DEFAULTS[s].lr}; --lr sets every stage)`, real(0));
   }
   addTrainingOptions(pre, PRETRAIN_COMMON, 'steps of every stage');
   pre.action(async (o: ParsedTrainingFlags & { data: string; out: string; stage: Stage | 'all'; sizes: string } & Record<string, unknown>) => {
-    const backend = await useBackend(o.backend);
+    const backend = await useBackend(o.backend, o.threads);
     const training = Object.fromEntries(STAGES.map((s) => {
       const d = STAGE_DEFAULTS[s];
       const stageSteps = o[`${s}Steps`] as number | undefined, stageLr = o[`${s}Lr`] as number | undefined;
@@ -118,13 +119,13 @@ export function addRecipeCommands(program: Command): void {
       printResult([['adapter', r.adapterPath], ['loss curve', join(o.out, 'loss.png')], ['validation grids', join(o.out, 'samples')]]);
     });
 
-  program
+  const sample = program
     .command('sample')
     .description(
       'Sample the base with one or several adapters (their residuals summed with weights, as CtrLoRA\'s multi-condition inference) on validation ' +
       'samples or given condition images. Writes <out>/grid.png (inputs | output | [no control] | target), <out>/images/ and <out>/metrics.json.',
     )
-    .option('--adapter <file[:weight]>', 'an adapter from `train`, or base:<condition> for a base set (depth, normal, edges, segmentation); repeatable', collectAdapters)
+    .option('--adapter <file[:weight]>', 'an adapter from `train`, or base:<condition> for a base set (depth, normal, edges, segmentation); repeatable (default: runs/dental-adapter/adapter.safetensors)', collectAdapters)
     .option('--base <dir>', 'the base', SHIPPED_BASE)
     .option('--data <dir>', 'dataset folder to take conditions and targets from', 'runs/dental-data')
     .addOption(new Option('--split <name>', 'which part of the dataset').choices(['val', 'train', 'all']).default('val'))
@@ -138,13 +139,13 @@ export function addRecipeCommands(program: Command): void {
     .option('--control-strength <x>', 'scale of the ControlNet residuals', real(0), 1)
     .option('--seed <n>', 'seed of the initial noise', integer(0), 0)
     .option('--baseline', 'also sample without control (the base alone, same seed) and report both', false)
-    .addOption(new Option('-b, --blender <name>', 'override the blender a blend adapter was trained with').choices(blenderNames))
-    .option('--backend <spec>', 'reference, gpujs[:mode]', 'reference')
-    .action(async (o: {
+    .addOption(new Option('-b, --blender <name>', 'override the blender a blend adapter was trained with').choices(blenderNames));
+  addBackendOptions(sample, 'auto');
+  sample.action(async (o: {
       adapter?: AdapterRef[]; base: string; data: string; split: 'val' | 'train' | 'all'; count: number; image?: string[]; prompt?: string; out: string;
-      scheduler: string; steps: number; guidanceScale: number; controlStrength: number; seed: number; baseline: boolean; blender?: string; backend: string;
+      scheduler: string; steps: number; guidanceScale: number; controlStrength: number; seed: number; baseline: boolean; blender?: string; backend: string; threads?: number;
     }) => {
-      const backend = await useBackend(o.backend);
+      const backend = await useBackend(o.backend, o.threads);
       const r = await sampleCommand({
         base: o.base, adapters: o.adapter ?? [{ path: join('runs/dental-adapter', 'adapter.safetensors'), weight: 1 }], out: o.out, backend,
         data: o.data, split: o.split, count: o.count, images: o.image, prompt: o.prompt, scheduler: o.scheduler, steps: o.steps,
@@ -159,23 +160,23 @@ export function addRecipeCommands(program: Command): void {
 /** `npm run dental`: the main job on its defaults. */
 export async function mainJob(generate: () => Promise<void>): Promise<void> {
   const data = 'runs/dental-data';
-  if (!existsSync(join(data, 'prompt.json'))) {
-    console.log(`dental: no dataset in ${data}: generating it first`);
-    await generate();
-  }
   if (!existsSync(join(SHIPPED_BASE, 'model.json'))) {
     console.error(
-      `dental: no shipped base in ${SHIPPED_BASE} yet (the base of stage 1 is trained with \`npm run dental -- pretrain\`, about 90 minutes on 2 cores; ` +
+      `dental: no shipped base in ${SHIPPED_BASE} yet (the base of stage 1 is trained with \`npm run dental -- pretrain\` (planned at about 70 minutes on an idle 2-core machine, see docs/dental.md); ` +
       `then \`npm run dental -- train --base runs/dental-pretrain/base\` and \`npm run dental -- sample --base runs/dental-pretrain/base\`).`,
     );
     process.exitCode = 2;
     return;
   }
+  if (!existsSync(join(data, 'prompt.json'))) {
+    console.log(`dental: no dataset in ${data}: generating it first`);
+    await generate();
+  }
   const flags = { data, out: 'runs/dental-adapter', base: SHIPPED_BASE, condition: 'blend', blender: 'mask-composite', blendOption: {}, scheduler: 'ddim' };
   const common: ParsedTrainingFlags = {
     lrScheduler: 'constant', lrWarmupSteps: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamWeightDecay: 1e-2, adamEpsilon: 1e-8, maxGradNorm: 1,
     gradientAccumulationSteps: 1, seed: 0, resume: 'latest', validationCount: 4, validationSteps: 20, guidanceScale: 3, minSnrGamma: null, noiseOffset: 0,
-    backend: 'reference', progress: true,
+    backend: 'auto', progress: true,
   };
   const t = await runTrain({ ...common, ...flags });
   const s = await sampleCommand({

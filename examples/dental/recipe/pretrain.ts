@@ -185,10 +185,13 @@ async function vaeStage(o: PretrainOptions, baseDir: string): Promise<DoneRecord
     name: 'vae', outDir: join(o.out, 'vae'), models: { vae }, parameters: vae.parameters(), data: loader(train, t),
     trainingStep: (batch, ctx) => {
       const kind = kindOf(ctx.step, ctx.microBatch);
-      return vae.loss(stacked(batch, (it) => toVae(it, kind)), { klWeight: 1e-6, generator: ctx.generator }).loss;
+      // SD's VAE weighs KL 1e-6 against a reconstruction summed over an image's values; ours is their
+      // mean, so the same balance is 1e-6 / (values per image). 1e-6 as such blurs every image into
+      // one colour (the posterior noise drowns the latent).
+      return vae.loss(stacked(batch, (it) => toVae(it, kind)), { klWeight: 1e-6 / (3 * o.sizes.imageSize ** 2), generator: ctx.generator }).loss;
     },
     validate: async (ctx) => ({ metrics: await evaluate(join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)), samplePaths: [join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)] }),
-    config: { stage: 'vae', sizes: o.sizes.vae, imageSize: o.sizes.imageSize },
+    config: { stage: 'vae', sizes: o.sizes.vae, imageSize: o.sizes.imageSize, klWeight: 1e-6 / (3 * o.sizes.imageSize ** 2) },
   }, t);
   const metrics = await evaluate(null);
   const sample = await Promise.all(Array.from({ length: Math.min(64, train.length) }, (_, i) => train.get(i)));
@@ -283,6 +286,7 @@ async function controlnetStage(o: PretrainOptions, baseDir: string): Promise<Don
     if (path) await writeComparisonGrid(path, columns);
     return metrics;
   };
+  let last: { step: number; metrics: Record<string, number> | null } = { step: -1, metrics: null };
   const r = await runStage<Batch>({
     name: 'controlnet', outDir: join(o.out, 'controlnet'), models: { controlnet }, parameters: controlnet.parameters(), data: loader(train, t),
     trainingStep: (batch, ctx) => {
@@ -297,11 +301,12 @@ async function controlnetStage(o: PretrainOptions, baseDir: string): Promise<Don
     },
     validate: async (ctx) => {
       const path = join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`);
-      return { metrics: await evaluate(path, t.seed), samplePaths: [path] };
+      last = { step: ctx.step, metrics: await evaluate(path, t.seed) };
+      return { metrics: last.metrics ?? undefined, samplePaths: [path] };
     },
     config: { stage: 'controlnet', sizes, conditions: BASE_CONDITIONS, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
   }, t);
-  const metrics = await evaluate(null, t.seed);
+  const metrics = last.step === r.step && last.metrics ? last.metrics : await evaluate(null, t.seed);
   // The shared part without any LoRA weights, then one file per condition: its LoRA + zero convs + norms.
   const shared = new Map([...controlnet.stateDict()].filter(([k]) => !k.includes('.lora.')));
   await saveSafetensors(join(baseDir, 'controlnet.safetensors'), shared, { dtype: 'F16', metadata: { format: 'pt' } });

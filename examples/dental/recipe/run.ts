@@ -115,7 +115,7 @@ export async function runStage<B>(spec: StageSpec<B>, o: TrainingOptions): Promi
   const curve = new LossCurveSink({ path: join(dir, 'loss.png'), logScale: true });
   for (const [step, loss] of loggedLosses(eventsPath)) curve.points.push({ step, loss, smoothed: loss });
   const sinks: TelemetrySink[] = [new JsonlSink({ path: eventsPath }), curve];
-  if (o.progress) sinks.push(new ProgressSink({ forceOutput: true }));
+  if (o.progress) sinks.push(new ProgressSink()); // drawn on a terminal only: a log file stays clean
   const bus = new TelemetryBus({ runId: spec.name });
   for (const s of sinks) s.attach(bus.events$);
   const telemetry: RunTelemetry = {
