@@ -78,24 +78,14 @@ export function addTrainingOptions(cmd: Command, d: TrainingDefaults, stepsHelp 
   return cmd;
 }
 
-/** The parsed common options (commander camelCases the flags). */
-export interface ParsedTrainingFlags {
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  lrScheduler: ScheduleName;
-  lrWarmupSteps: number;
-  adamBeta1: number;
-  adamBeta2: number;
-  adamWeightDecay: number;
-  adamEpsilon: number;
-  maxGradNorm: number | null;
-  gradientAccumulationSteps: number;
-  seed: number;
-  checkpointEvery?: number;
-  checkpointsTotalLimit?: number;
+/**
+ * The parsed common options (commander camelCases the flags): the training options, those
+ * with per-command defaults left optional, plus the validation, diffusion and backend flags.
+ */
+export interface ParsedTrainingFlags
+  extends Omit<TrainingOptions, 'steps' | 'batchSize' | 'lr' | 'checkpointEvery' | 'validateEvery' | 'resume'>,
+    Partial<Pick<TrainingOptions, 'steps' | 'batchSize' | 'lr' | 'checkpointEvery' | 'validateEvery'>> {
   resume?: string | boolean;
-  validateEvery?: number;
   validationCount: number;
   validationSteps: number;
   guidanceScale: number;
@@ -104,7 +94,6 @@ export interface ParsedTrainingFlags {
   noiseOffset: number;
   backend: string;
   threads?: number;
-  progress: boolean;
 }
 
 export function trainingOptions(f: ParsedTrainingFlags, d: TrainingDefaults): TrainingOptions {
