@@ -57,7 +57,7 @@ describe('dental CLI', () => {
     expect([...data.subarray(0, 3)]).toEqual([31, 31, 31]);
   });
 
-  it('explains its options, rejects bad ones, and says train/sample are not available yet', async () => {
+  it('explains its options, rejects bad ones, and says what train needs when the base is missing', async () => {
     const help = await cli('generate', '--help');
     for (const flag of ['--out', '--count', '--seed', '--size', '--width', '--height', '--blender', '--blend-option', '--workers', '--overwrite', '--no-progress']) {
       expect(help.stdout).toContain(flag);
@@ -72,8 +72,10 @@ describe('dental CLI', () => {
     const badIndex = await cli('preview', '--indices', '1,x', '--out', join(dir, 'never.png'));
     expect(badIndex.code).not.toBe(0);
     expect(badIndex.stderr).toMatch(/--indices <list>' argument '1,x' is invalid\. expected an integer in \[0, \d+\], got "x"/);
-    const train = await cli('train');
-    expect(train.code).toBe(2);
-    expect(train.stderr).toMatch(/dental train: not available yet/);
+    const train = await cli('train', '--base', join(dir, 'no-base'), '--out', join(dir, 'never-trained'), '--data', join(dir, 'no-data'));
+    expect(train.code).toBe(1);
+    expect(train.stderr).toContain(`${join(dir, 'no-base', 'model.json')} does not exist`);
+    expect(train.stderr).toContain('npm run dental -- pretrain');
+    expect(await readdir(dir)).not.toContain('never-trained');
   });
 });
