@@ -22,6 +22,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { getDefaultBackend, setDefaultBackend } from '../../core/index.ts';
 import { nativeLabel, nativeSkip } from '../native/suite.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -53,16 +54,21 @@ const pages = [
   'README.md',
 ];
 
-/** Imports a module file with console.log captured; returns what it printed, one string per call. */
+/**
+ * Imports a module file with console.log captured; returns what it printed, one string per call.
+ * Like a program of its own, a block leaves no default backend behind for the next one.
+ */
 async function runModule(file: string, cwd: string): Promise<string[]> {
   const printed: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(' ')));
   const before = process.cwd();
+  const backend = getDefaultBackend();
   process.chdir(cwd);
   try {
     await import(`${pathToFileURL(file).href}?run=${Date.now()}`);
   } finally {
     process.chdir(before);
+    setDefaultBackend(backend);
     log.mockRestore();
   }
   return printed;
