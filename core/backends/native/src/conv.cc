@@ -86,8 +86,50 @@ Run run(const ConvGeom& g, int64_t iw0) {
   return {lo, hi};
 }
 
+/**
+ * Bands of at most this many output pixels (an 8x8 map or smaller) go through a table of
+ * where each patch-matrix entry of a channel reads: their rows are a few floats long, and
+ * im2col's per-row bounds work and copy calls cost more than the copy (a 4x4 map with 128
+ * channels spent twice as long in im2col and col2im as in its GEMM).
+ */
+constexpr int64_t TABLE_PIXELS = 64;
+
+thread_local std::vector<int64_t> taps_buf;
+
+/** For output rows [oh0, oh1): the offset into a channel's plane that patch entry (kh, kw, pixel) reads, -1 for padding. */
+const int64_t* tap_table(const ConvGeom& g, int64_t oh0, int64_t oh1) {
+  const int64_t pk = (oh1 - oh0) * g.ow;
+  if (static_cast<int64_t>(taps_buf.size()) < g.kh * g.kw * pk) taps_buf.resize(g.kh * g.kw * pk);
+  int64_t* t = taps_buf.data();
+  for (int64_t i = 0; i < g.kh; i++) {
+    for (int64_t j = 0; j < g.kw; j++) {
+      for (int64_t oh = oh0; oh < oh1; oh++) {
+        const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+        for (int64_t ow = 0; ow < g.ow; ow++) {
+          const int64_t iw = ow * g.sw - g.pw + j * g.dw;
+          *t++ = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? ih * g.w + iw : -1;
+        }
+      }
+    }
+  }
+  return taps_buf.data();
+}
+
 /** The patch matrix of one image's group, output rows [oh0, oh1): rows (c, kh, kw), columns (oh, ow), row stride ld. */
 void im2col(const float* x, const ConvGeom& g, const Dims& d, float* cols, int64_t ld, int64_t oh0, int64_t oh1) {
+  const int64_t pk = (oh1 - oh0) * g.ow, taps = g.kh * g.kw;
+  if (pk <= TABLE_PIXELS) {
+    const int64_t* table = tap_table(g, oh0, oh1);
+    for (int64_t c = 0; c < d.cpg; c++) {
+      const float* xc = x + c * d.HW;
+      for (int64_t r = 0; r < taps; r++) {
+        float* out = cols + (c * taps + r) * ld;
+        const int64_t* t = table + r * pk;
+        for (int64_t p = 0; p < pk; p++) out[p] = t[p] >= 0 ? xc[t[p]] : 0.f;
+      }
+    }
+    return;
+  }
   for (int64_t c = 0; c < d.cpg; c++) {
     const float* xc = x + c * d.HW;
     for (int64_t i = 0; i < g.kh; i++) {
@@ -123,6 +165,23 @@ void im2col(const float* x, const ConvGeom& g, const Dims& d, float* cols, int64
 
 /** Adds the patch-matrix gradient of output rows [oh0, oh1) back onto one image's group (the transpose of im2col). */
 void col2im_add(const float* cols, int64_t ld, const ConvGeom& g, const Dims& d, float* gx, int64_t oh0, int64_t oh1) {
+  const int64_t pk = (oh1 - oh0) * g.ow, taps = g.kh * g.kw;
+  if (pk <= TABLE_PIXELS) {
+    // Within one row of the table no two entries read the same input (a tap moves with its
+    // output pixel), so the order of the adds is the one the row loop below uses.
+    const int64_t* table = tap_table(g, oh0, oh1);
+    for (int64_t c = 0; c < d.cpg; c++) {
+      float* gc = gx + c * d.HW;
+      for (int64_t r = 0; r < taps; r++) {
+        const float* in = cols + (c * taps + r) * ld;
+        const int64_t* t = table + r * pk;
+        for (int64_t p = 0; p < pk; p++) {
+          if (t[p] >= 0) gc[t[p]] += in[p];
+        }
+      }
+    }
+    return;
+  }
   for (int64_t c = 0; c < d.cpg; c++) {
     float* gc = gx + c * d.HW;
     for (int64_t i = 0; i < g.kh; i++) {
