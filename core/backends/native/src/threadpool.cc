@@ -1,10 +1,14 @@
-// Workers sleep on a condition variable between loops; a loop publishes its body and a
-// task counter, and the participating threads (the caller too) claim task indices until
-// none are left. The pool only grows: asking for fewer threads leaves the rest asleep.
+// A loop publishes its body and a task counter, and the participating threads (the caller
+// too) claim task indices until none are left. Between loops a worker spins for a short while
+// before it sleeps on a condition variable, and the caller spins before it sleeps waiting for
+// the last helper: a training step runs thousands of short loops back to back, and a futex
+// sleep and wake-up on each side cost more than most of those loops (two threads were slower
+// than one). The pool only grows: asking for fewer threads leaves the rest asleep.
 #include "threadpool.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -15,6 +19,26 @@ namespace {
 
 /** True on a thread running a loop body: a nested loop then runs serially. */
 thread_local bool inside_loop = false;
+
+/** How long a thread spins for the other side before it sleeps (PyTorch's OpenMP spins far longer). */
+constexpr auto SPIN = std::chrono::microseconds(200);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/** Spins until done() or SPIN has passed; true when done() became true. */
+template <typename Done>
+bool spin_until(Done done) {
+  const auto until = std::chrono::steady_clock::now() + SPIN;
+  for (int i = 0;; i++) {
+    if (done()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+  }
+}
 
 struct Pool {
   std::mutex mu;
@@ -28,8 +52,8 @@ struct Pool {
   int64_t tasks = 0;
   std::atomic<int64_t> next{0};
   int participants = 0;  // workers taking part in the current loop
-  int running = 0;       // of those, still inside it
-  uint64_t generation = 0;
+  std::atomic<int> running{0};  // of those, still inside it (changed under mu; read while spinning)
+  std::atomic<uint64_t> generation{0};  // one more per loop (changed under mu; read while spinning)
   bool stopping = false;
 
   void work() {
@@ -40,6 +64,8 @@ struct Pool {
   void worker_main(int index) {
     uint64_t seen = 0;
     for (;;) {
+      // the next loop usually comes within microseconds; the locked wait below decides
+      spin_until([&] { return generation.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mu);
         wake.wait(lock, [&] { return stopping || (generation != seen && index < participants); });
@@ -108,8 +134,10 @@ void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   inside_loop = true;
   p.work();
   inside_loop = false;
-  std::unique_lock<std::mutex> lock(p.mu);
-  p.done.wait(lock, [&] { return p.running == 0; });
+  if (!spin_until([&] { return p.running.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock<std::mutex> lock(p.mu);
+    p.done.wait(lock, [&] { return p.running == 0; });
+  }
   p.body = nullptr;
 }
 
