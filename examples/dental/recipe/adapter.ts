@@ -26,10 +26,10 @@ import { DDPMScheduler } from '../../../plugins/schedulers/index.ts';
 import { type DentalItem, DentalTensorDataset, checkConditionName } from './data.ts';
 import { loadEvalSet, quality, sampleSet, writeComparisonGrid } from './evaluate.ts';
 import { CONDITION_RANGE, adapterExtras, loadBase, loraConfig, pipelineFor } from './models.ts';
-import { type StageResult, type TrainingOptions, runStage } from './run.ts';
+import { type DiffusionRunOptions, type StageResult, type TrainingOptions, runStage } from './run.ts';
 import { SCHEDULE } from './sizes.ts';
 
-export interface AdapterOptions {
+export interface AdapterOptions extends DiffusionRunOptions {
   data: string;
   out: string;
   base: string;
@@ -39,12 +39,6 @@ export interface AdapterOptions {
   blenderName?: string;
   blenderOptions?: Readonly<Record<string, unknown>>;
   training: TrainingOptions;
-  promptDropout: number;
-  minSnrGamma: number | null;
-  noiseOffset: number;
-  validationCount: number;
-  validationSteps: number;
-  guidanceScale: number;
   scheduler: string;
 }
 

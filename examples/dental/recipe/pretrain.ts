@@ -41,7 +41,7 @@ import {
   BASE_CONDITIONS, CONDITION_RANGE, adapterExtras, buildTextModels, buildUnet, buildVae, loraConfig, pipelineFor, readModelJson,
   saveF16, writeModelJson,
 } from './models.ts';
-import { type StageResult, type TrainingOptions, runStage } from './run.ts';
+import { type DiffusionRunOptions, type StageResult, type TrainingOptions, runStage } from './run.ts';
 import { type DentalSizes, SCHEDULE, checkSizes } from './sizes.ts';
 
 export const STAGES = ['vae', 't2i', 'controlnet'] as const;
@@ -57,7 +57,7 @@ export const STAGE_DEFAULTS: Record<Stage, { steps: number; batchSize: number; l
 /** What the VAE trains on, cycled batch by batch: targets every other batch, each map in turn between. */
 const VAE_KINDS = ['target', 'depth', 'target', 'normal', 'target', 'edges', 'target', 'segmentation', 'target', 'lighting'] as const;
 
-export interface PretrainOptions {
+export interface PretrainOptions extends DiffusionRunOptions {
   data: string;
   out: string;
   sizes: DentalSizes;
@@ -66,13 +66,6 @@ export interface PretrainOptions {
   stage: Stage | 'all';
   /** Per stage: the common training options (steps, batch size, lr filled from STAGE_DEFAULTS unless given). */
   training: Record<Stage, TrainingOptions>;
-  promptDropout: number;
-  minSnrGamma: number | null;
-  noiseOffset: number;
-  /** Validation: how many val samples, sampling steps, guidance. */
-  validationCount: number;
-  validationSteps: number;
-  guidanceScale: number;
   /** Recorded in the manifest. */
   command: string;
   log?: (line: string) => void;

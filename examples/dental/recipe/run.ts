@@ -47,6 +47,17 @@ export interface TrainingOptions {
   progress: boolean;
 }
 
+/** The diffusion and validation settings that pretraining and the adapter share. */
+export interface DiffusionRunOptions {
+  promptDropout: number;
+  minSnrGamma: number | null;
+  noiseOffset: number;
+  /** Validation: how many val samples, sampling steps, guidance. */
+  validationCount: number;
+  validationSteps: number;
+  guidanceScale: number;
+}
+
 export interface StageSpec<B> {
   /** Run id and title (e.g. `vae`, `adapter-blend`). */
   name: string;
