@@ -99,5 +99,5 @@ describe('examples/choose-backend.ts', () => {
     const bad = run('--backend', 'cuda');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain("argument 'cuda' is invalid. Allowed choices are auto, reference, native, gpujs:webgpu");
-  }, 60_000);
+  });
 });

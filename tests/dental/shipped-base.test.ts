@@ -27,5 +27,5 @@ describe.skipIf(!shipped)('the shipped dental base', () => {
     }
     const base = await loadBase(SHIPPED_BASE);
     expect(base.conditions).toEqual(['depth', 'normal', 'edges', 'segmentation']);
-  }, 120_000);
+  });
 });

@@ -49,5 +49,5 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: banded convolutions of large images
       }),
       { numRuns: Number(process.env.GPUJS_RUNS) || 6 },
     );
-  }, 120_000);
+  });
 });

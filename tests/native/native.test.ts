@@ -88,7 +88,7 @@ describe.skipIf(nativeSkip)(`${nativeLabel}: the backend itself`, () => {
     const { isa: ran, got, want } = JSON.parse(out) as { isa: string; got: number[][]; want: number[][] };
     expect(ran).toBe(isa);
     got.forEach((g, i) => expectClose(Float32Array.from(g), Float32Array.from(want[i]!), { reduction: 2 * 45 * 77, termMax: 64, rtol: 1e-4 }, `${isa} output ${i}`));
-  }, 120_000);
+  });
 
   it('Node worker threads sharing the addon run large products at once and get them right', async () => {
     // Each thread's loop owns the pool while it runs; a loop started meanwhile runs serially.

@@ -47,7 +47,7 @@ beforeAll(async () => {
   }, null, 2));
   await inProject('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund']);
   await inProject(bin('tsc'), ['--init']);
-}, 600_000);
+});
 
 afterAll(() => (work ? rm(work, { recursive: true, force: true }) : undefined));
 
@@ -90,5 +90,5 @@ describe('the packed package', () => {
     const r = lastJson(await inProject('node', ['native.mjs']));
     expect(r.backend).toBe('native');
     expect(r.maxDiff as number).toBeLessThan(1e-4);
-  }, 600_000);
+  });
 });

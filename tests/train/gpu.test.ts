@@ -40,5 +40,5 @@ describe('Trainer on gpu.js', () => {
     // Step 1 creates the Adam moments; from then on nothing accumulates.
     expect(new Set(onGpu.live.slice(1)).size, onGpu.live.join(', ')).toBe(1);
     onGpu.losses.forEach((l, i) => expect(l).toBeCloseTo(reference.losses[i]!, 4));
-  }, 120_000);
+  });
 });

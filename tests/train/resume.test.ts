@@ -85,5 +85,5 @@ describe('Trainer: resume after SIGKILL', () => {
       expect(left.filter((n) => n.includes('.tmp-')), killAt).toEqual([]);
       expect(left.length, `${killAt}: ${left.join(', ')}`).toBeLessThanOrEqual(2);
     }
-  }, 300_000);
+  });
 });
