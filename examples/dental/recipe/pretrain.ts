@@ -26,6 +26,7 @@ import { saveSafetensors } from '../../../core/io/safetensors.ts';
 import { noGrad } from '../../../core/autograd.ts';
 import { loadModule } from '../../../core/io/checkpoint.ts';
 import { concat } from '../../../core/ops/concat.ts';
+import { copyInto } from '../../../core/nn/parameter.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { DataLoader } from '../../../core/train/data-loader.ts';
 import { Generator } from '../../../core/random.ts';
@@ -49,13 +50,26 @@ export type Stage = (typeof STAGES)[number];
 
 /** Per-stage defaults, chosen for the `dental` sizes on 2 cores (docs/dental.md has the measurements). */
 export const STAGE_DEFAULTS: Record<Stage, { steps: number; batchSize: number; lr: number }> = {
-  vae: { steps: 2500, batchSize: 8, lr: 1e-3 },
+  vae: { steps: 2000, batchSize: 8, lr: 1e-3 },
   t2i: { steps: 4000, batchSize: 8, lr: 5e-4 },
   controlnet: { steps: 3000, batchSize: 8, lr: 3e-4 },
 };
 
-/** What the VAE trains on, cycled batch by batch: targets every other batch, each map in turn between. */
+/**
+ * What the VAE trains on: every batch mixes kinds, item i of step s taking kind (s * batch + i)
+ * in this cycle, targets half the time. (One kind per batch, switched step by step, pulls the
+ * decoder toward each kind's average in turn and it settles on a blur of all of them.)
+ */
 const VAE_KINDS = ['target', 'depth', 'target', 'normal', 'target', 'edges', 'target', 'segmentation', 'target', 'lighting'] as const;
+/**
+ * The VAE's posterior starts nearly deterministic: the logvar half of quant_conv's bias starts at
+ * this value (std e^-4 = 0.018) instead of 0 (std 1). With std 1 the sampled latent is mostly
+ * noise, the decoder learns to ignore it, and a short run never recovers; the KL weight is tiny
+ * either way, so the posterior is free to widen where it helps.
+ */
+const VAE_INITIAL_LOGVAR = -8;
+/** SD's VAE weighs KL 1e-6 against a reconstruction summed over an image's values; ours is their mean. */
+const vaeKlWeight = (imageSize: number) => 1e-6 / (3 * imageSize ** 2);
 
 export interface PretrainOptions extends DiffusionRunOptions {
   data: string;
@@ -157,7 +171,9 @@ async function vaeStage(o: PretrainOptions, baseDir: string): Promise<DoneRecord
   const train = await openData(o, 'train', conditions);
   const val = await loadEvalSet(await openData(o, 'val', conditions), o.validationCount);
   const vae = buildVae(o.sizes, { backend: o.backend, seed: t.seed });
-  const kindOf = (step: number, micro: number) => VAE_KINDS[(step - 1 + micro) % VAE_KINDS.length]!;
+  const logvarBias = vae.quant_conv.bias!.toArray().map((b, i) => (i < o.sizes.vae.latentChannels ? b : VAE_INITIAL_LOGVAR));
+  copyInto(vae.quant_conv.bias!, logvarBias);
+  const kindOf = (step: number, micro: number, i: number) => VAE_KINDS[((step - 1 + micro) * t.batchSize + i) % VAE_KINDS.length]!;
   const toVae = (it: DentalItem, kind: string) => (kind === 'target' ? it.target : it.conditions[kind]!.mul(2).sub(1));
   /** PSNR per kind over the validation set, with a grid input | reconstruction per kind. */
   const evaluate = async (path: string | null): Promise<Record<string, number>> => {
@@ -177,14 +193,12 @@ async function vaeStage(o: PretrainOptions, baseDir: string): Promise<DoneRecord
   const r = await runStage<Batch>({
     name: 'vae', outDir: join(o.out, 'vae'), models: { vae }, parameters: vae.parameters(), data: loader(train, t),
     trainingStep: (batch, ctx) => {
-      const kind = kindOf(ctx.step, ctx.microBatch);
-      // SD's VAE weighs KL 1e-6 against a reconstruction summed over an image's values; ours is their
-      // mean, so the same balance is 1e-6 / (values per image). 1e-6 as such blurs every image into
-      // one colour (the posterior noise drowns the latent).
-      return vae.loss(stacked(batch, (it) => toVae(it, kind)), { klWeight: 1e-6 / (3 * o.sizes.imageSize ** 2), generator: ctx.generator }).loss;
+      // L1 keeps the thin lines of the edge and segmentation maps that MSE averages away.
+      const x = noGrad(() => concat(batch.map((it, i) => { const v = toVae(it, kindOf(ctx.step, ctx.microBatch, i)); return v.reshape([1, ...v.shape]); }), 0));
+      return vae.loss(x, { klWeight: vaeKlWeight(o.sizes.imageSize), reconstruction: 'l1', generator: ctx.generator }).loss;
     },
     validate: async (ctx) => ({ metrics: await evaluate(join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)), samplePaths: [join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)] }),
-    config: { stage: 'vae', sizes: o.sizes.vae, imageSize: o.sizes.imageSize, klWeight: 1e-6 / (3 * o.sizes.imageSize ** 2) },
+    config: { stage: 'vae', sizes: o.sizes.vae, imageSize: o.sizes.imageSize, klWeight: vaeKlWeight(o.sizes.imageSize), reconstruction: 'l1', initialLogvar: VAE_INITIAL_LOGVAR, kinds: 'mixed' },
   }, t);
   const metrics = await evaluate(null);
   const sample = await Promise.all(Array.from({ length: Math.min(64, train.length) }, (_, i) => train.get(i)));
