@@ -59,7 +59,7 @@ export async function loadDentalRecipe(file?: string): Promise<DentalRecipe> {
 }
 
 /** How a setting in a command's section is checked: a path (resolved against the recipe), or a JSON type. */
-export type SettingKind = 'path' | 'integer' | 'string' | 'object' | 'boolean';
+export type SettingKind = 'path' | 'integer' | 'number' | 'string' | 'object' | 'boolean';
 
 /**
  * The recipe's settings for `command` (its section), checked against `known` (an unknown key is an
@@ -75,9 +75,10 @@ export function recipeSettings(recipe: DentalRecipe, command: string, known: Rea
     const kind = known[key];
     if (!kind) throw new PluginError(`${where} has unknown setting "${key}"; it takes ${Object.keys(known).map((k) => `"${k}"`).join(', ')}`);
     const ok = kind === 'integer' ? Number.isSafeInteger(value)
+      : kind === 'number' ? typeof value === 'number' && Number.isFinite(value)
       : kind === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value)
       : typeof value === (kind === 'path' ? 'string' : kind);
-    if (!ok) throw new PluginError(`${where}: "${key}" must be ${kind === 'integer' ? 'an integer' : kind === 'object' ? 'an object' : `a ${kind === 'path' ? 'path string' : kind}`}, got ${JSON.stringify(value)}`);
+    if (!ok) throw new PluginError(`${where}: "${key}" must be ${kind === 'integer' ? 'an integer' : kind === 'number' ? 'a finite number' : kind === 'object' ? 'an object' : `a ${kind === 'path' ? 'path string' : kind}`}, got ${JSON.stringify(value)}`);
     out[key] = kind === 'path' ? recipePath(recipe.baseDir, value as string) : value;
   }
   return out;

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -173,5 +173,46 @@ describe('dental recipe, end to end (smoke sizes)', () => {
     for (const [step, loss] of expected) expect(got.get(step), `step ${step}`).toBe(loss);
     // and the adapters are the same bytes
     expect(Buffer.compare(await readFile(join(ref, 'adapter.safetensors')), await readFile(join(killed, 'adapter.safetensors')))).toBe(0);
+  });
+
+  it('train --recipe uses a user\'s blender and its settings; --extractor learns a condition extracted from the render; sample --recipe resolves both', async () => {
+    const recipes = join(root, 'recipes');
+    await mkdir(recipes, { recursive: true });
+    await writeFile(join(recipes, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+    await writeFile(join(recipes, 'darken.ts'), `
+import { TOKENS, type Image, type PluginContainer } from ${JSON.stringify(join(process.cwd(), 'core/index.ts'))};
+export function register(container: PluginContainer): void {
+  container.register(TOKENS.ConditionBlender, 'darken', { useValue: {
+    name: 'darken',
+    blend: (l: Image, s: Image): Image => ({ ...l, data: l.data.map((v, i) => Math.min(v, s.data[i]!)) }),
+  } });
+}
+`);
+    await writeFile(join(recipes, 'darken.json'), JSON.stringify({
+      plugins: [{ module: './darken.ts' }], select: { ConditionBlender: 'darken' }, train: { out: 'adapter-darken', steps: 2, batchSize: 1 },
+    }));
+    const cli = (...a: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'examples/dental/cli.ts', ...a], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    const quick = ['--data', data, '--base', baseDir, '--backend', 'reference', '--validate-every', '0', '--validation-count', '1', '--validation-steps', '1', '--no-progress'];
+    const a = await cli('train', '--recipe', join(recipes, 'darken.json'), ...quick);
+    expect(a.code, a.stderr).toBe(0);
+    const darkInfo = JSON.parse(await readFile(join(recipes, 'adapter-darken', 'adapter.json'), 'utf8'));
+    expect(darkInfo).toMatchObject({ condition: 'blend', blender: 'darken', steps: 2 });
+    const e = await cli('train', '--extractor', 'canny', '--steps', '2', '--out', join(root, 'adapter-canny'), ...quick);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'adapter-canny', 'adapter.json'), 'utf8'))).toMatchObject({ condition: 'source', extractor: 'canny', blender: null });
+    // a user's blender name does not resolve without its recipe, and does with it
+    const sampleArgs = ['sample', '--base', baseDir, '--data', data, '--count', '1', '--steps', '1', '--backend', 'reference', '--adapter', join(recipes, 'adapter-darken', 'adapter.safetensors')];
+    const without = await cli(...sampleArgs, '--out', join(root, 'samples-darken-0'));
+    expect(without.code).not.toBe(0);
+    expect(without.stderr).toMatch(/darken/);
+    const withRecipe = await cli(...sampleArgs, '--adapter', join(root, 'adapter-canny', 'adapter.safetensors'), '--recipe', join(recipes, 'darken.json'), '--out', join(root, 'samples-darken'));
+    expect(withRecipe.code, withRecipe.stderr).toBe(0);
+    expect(existsSync(join(root, 'samples-darken', 'grid.png'))).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ import type { Backend } from '../../../core/backend.ts';
 import { ArgumentError } from '../../../core/errors.ts';
 import { writeFileAtomic } from '../../../core/io/atomic.ts';
 import { concat } from '../../../core/ops/concat.ts';
-import type { ConditionBlender } from '../../../core/plugins/tokens.ts';
+import type { ConditionBlender, ConditionExtractor } from '../../../core/plugins/tokens.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { DataLoader } from '../../../core/train/data-loader.ts';
 import { LatentCache } from '../../../plugins/diffusion/latent-cache.ts';
@@ -38,6 +38,9 @@ export interface AdapterOptions extends DiffusionRunOptions {
   blender?: ConditionBlender;
   blenderName?: string;
   blenderOptions?: Readonly<Record<string, unknown>>;
+  /** Makes the condition from the target render (condition `source`): canny, soft edges, a user's extractor. */
+  extractor?: ConditionExtractor;
+  extractorOptions?: Readonly<Record<string, unknown>>;
   training: TrainingOptions;
   scheduler: string;
 }
@@ -51,6 +54,9 @@ export interface AdapterInfo {
   condition: string;
   blender: string | null;
   blenderOptions: Record<string, unknown>;
+  /** The extractor that made a `source` condition from the target render, or null. */
+  extractor?: string | null;
+  extractorOptions?: Record<string, unknown>;
   /** The base folder it was trained on, as given to `train` (for the record: `sample` takes --base). */
   base: string;
   steps: number;
@@ -67,6 +73,7 @@ export function readAdapterInfo(adapterPath: string): AdapterInfo {
 
 export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { adapterPath: string; metrics: Record<string, number> }> {
   const condition = checkConditionName(o.condition);
+  if (o.extractor && condition !== 'source') throw new ArgumentError(`--extractor ${o.extractor.name} makes the "source" condition; --condition is "${condition}"`);
   const t = o.training;
   const base = await loadBase(o.base, { backend: o.backend });
   const { vae, unet, textEncoder, tokenizer, controlnet, lora, sizes } = base;
@@ -76,7 +83,8 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   lora.addAdapter(name, loraConfig(sizes, t.seed + 1000));
   const trainable = selectCtrloraTrainable(controlnet, { adapter: name });
   const open = (split: 'train' | 'val') => DentalTensorDataset.open(o.data, {
-    size: sizes.imageSize, split, conditions: [condition], blender: o.blender, blenderOptions: o.blenderOptions, backend: o.backend,
+    size: sizes.imageSize, split, conditions: [condition], blender: o.blender, blenderOptions: o.blenderOptions,
+    extractor: o.extractor, extractorOptions: o.extractorOptions, backend: o.backend,
   });
   const train = await open('train');
   const val = await loadEvalSet(await open('val'), o.validationCount);
@@ -110,7 +118,9 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
       last = { step: ctx.step, metrics: await evaluate(path) };
       return { metrics: last.metrics ?? undefined, samplePaths: [path] };
     },
-    config: { stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {}, base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
+    config: {
+      stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {},
+      ...(o.extractor ? { extractor: o.extractor.name, extractorOptions: o.extractorOptions ?? {} } : {}), base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
   }, t);
   const metrics = last.step === r.step && last.metrics ? last.metrics : await evaluate(null);
   await mkdir(o.out, { recursive: true });
@@ -118,7 +128,8 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   await lora.saveAdapter(adapterPath, name, { include: adapterExtras(controlnet, name), dtype: 'F16' });
   const info: AdapterInfo = {
     format: 'ctrlora-ts/dental-adapter', version: 1, name, condition, blender: condition === 'blend' ? o.blenderName ?? null : null,
-    blenderOptions: { ...(o.blenderOptions ?? {}) }, base: o.base, steps: r.step, metrics,
+    blenderOptions: { ...(o.blenderOptions ?? {}) }, extractor: o.extractor?.name ?? null, extractorOptions: { ...(o.extractorOptions ?? {}) },
+    base: o.base, steps: r.step, metrics,
   };
   await writeFileAtomic(join(o.out, 'adapter.json'), new TextEncoder().encode(`${JSON.stringify(info, null, 1)}\n`));
   return { ...r, adapterPath, metrics };

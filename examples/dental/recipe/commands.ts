@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { addBackendOptions } from '../../../core/backends/cli-options.ts';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../../plugins/blenders/index.ts';
+import { EXTRACTORS } from '../../../plugins/conditions/index.ts';
+import { type DentalRecipe, conditionFrom, loadDentalRecipe, recipeOption, recipeSettings, withRecipe } from '../recipe-file.ts';
 import { schedulerPlugins } from '../../../plugins/schedulers/index.ts';
 import { trainAdapter } from './adapter.ts';
 import { CONDITION_NAMES } from './data.ts';
@@ -47,15 +49,33 @@ function printResult(lines: Array<[string, string]>): void {
 }
 
 interface AdapterFlags extends ParsedTrainingFlags {
-  data: string; out: string; base: string; condition: string; blender: string; blendOption: Record<string, unknown>; scheduler: string;
+  data: string; out: string; base: string; condition: string; scheduler: string;
+  blender?: string; blendOption: Record<string, unknown>; extractor?: string; extractOption: Record<string, unknown>; recipe?: string;
 }
 
-async function runTrain(o: AdapterFlags) {
+/** What a `train` section of a --recipe may set (flags on the command line win). */
+const TRAIN_RECIPE_SETTINGS = {
+  data: 'path', out: 'path', base: 'path', condition: 'string', blender: 'string', blendOption: 'object', extractor: 'string', extractOption: 'object',
+  steps: 'integer', batchSize: 'integer', seed: 'integer', lr: 'number', checkpointEvery: 'integer', validateEvery: 'integer',
+} as const;
+
+/**
+ * Trains an adapter. The condition source comes from `--blender` / `--extractor`, looked up in the
+ * recipe's plugins (the bundled ones and a --recipe's own), else the recipe's `select`, else
+ * mask-composite; an extractor makes the `source` condition from the target render.
+ */
+async function runTrain(o: AdapterFlags, recipe: DentalRecipe, conditionGiven = true) {
   const backend = await useBackend(o.backend, o.threads);
   const training = trainingOptions(o, ADAPTER_DEFAULTS);
+  const source = conditionFrom(recipe, { blender: o.blender, blenderOptions: o.blendOption, extractor: o.extractor, extractorOptions: o.extractOption }, 'mask-composite');
+  if (source.extractor && !conditionGiven) o = { ...o, condition: 'source' };
+  if (source.extractor && o.condition !== 'source') {
+    throw new InvalidArgumentError(`--extractor ${source.extractor.name} makes the "source" condition from the target render; drop --condition ${o.condition} or set it to source`);
+  }
   return trainAdapter({
     data: o.data, out: o.out, base: o.base, backend, condition: o.condition,
-    blender: blenderByName(blenders, o.blender), blenderName: o.blender, blenderOptions: o.blendOption,
+    blender: source.blender, blenderName: source.blender?.name, blenderOptions: source.blenderOptions ?? {},
+    extractor: source.extractor, extractorOptions: source.extractorOptions ?? {},
     training, promptDropout: o.promptDropout ?? ADAPTER_DEFAULTS.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset,
     validationCount: o.validationCount, validationSteps: o.validationSteps, guidanceScale: o.guidanceScale, scheduler: o.scheduler,
   });
@@ -66,9 +86,13 @@ function addAdapterOptions(cmd: Command): Command {
     .option('--data <dir>', 'dataset folder (generator output: target/, lighting/, segmentation/, ...)', 'runs/dental-data')
     .option('--out <dir>', 'output folder: adapter.safetensors, adapter.json, events.jsonl, loss.png, checkpoints/, samples/', 'runs/dental-adapter')
     .option('--base <dir>', 'the base (pretrain\'s <out>/base, or the shipped one)', SHIPPED_BASE)
-    .addOption(new Option('--condition <name>', 'the new condition the adapter learns').choices([...CONDITION_NAMES]).default('blend'))
-    .addOption(new Option('-b, --blender <name>', 'how lighting and segmentation are blended (condition "blend")').choices(blenderNames).default('mask-composite'))
+    .addOption(new Option('--condition <name>', 'the new condition the adapter learns ("source" with --extractor: the extracted map)').choices([...CONDITION_NAMES]).default('blend'))
+    .option('-b, --blender <name>', `how lighting and segmentation are blended (condition "blend"): ${blenderNames.join(', ')}, or one a --recipe registers ` +
+      '(default: the recipe\'s selected ConditionBlender, else mask-composite)')
     .option('--blend-option <key=value>', 'an option of the blender, repeatable; values are JSON', keyValue, {})
+    .option('-e, --extractor <name>', `learn a condition extracted from the target render instead (${EXTRACTORS.map((make) => make().name).join(', ')}, or one a --recipe registers); implies --condition source`)
+    .option('--extract-option <key=value>', 'an option of the extractor, repeatable; values are JSON', keyValue, {})
+    .addOption(recipeOption())
     .addOption(new Option('--scheduler <name>', 'sampler of the validation grids').choices(schedulerNames).default('ddim')), ADAPTER_DEFAULTS);
 }
 
@@ -113,8 +137,11 @@ export function addRecipeCommands(program: Command): void {
       'of the base ControlNet + its zero convs + transformer norms, batch 1, 5,000 steps. Writes <out>/adapter.safetensors (+ adapter.json), ' +
       'events.jsonl, loss.png, checkpoints/ and samples/ (validation grids input | output | target).',
     ))
-    .action(async (o: AdapterFlags) => {
-      const r = await runTrain(o);
+    .action(async (flags: AdapterFlags, command: Command) => {
+      const recipe = await loadDentalRecipe(flags.recipe);
+      const settings = recipeSettings(recipe, 'train', TRAIN_RECIPE_SETTINGS);
+      const o = withRecipe(command, flags, settings);
+      const r = await runTrain(o, recipe, command.getOptionValueSource('condition') === 'cli' || settings.condition !== undefined);
       console.log(`train: ${r.step} steps; validation PSNR ${r.metrics.psnr!.toFixed(2)} dB, SSIM ${r.metrics.ssim!.toFixed(3)}`);
       printResult([['adapter', r.adapterPath], ['loss curve', join(o.out, 'loss.png')], ['validation grids', join(o.out, 'samples')]]);
     });
@@ -139,18 +166,21 @@ export function addRecipeCommands(program: Command): void {
     .option('--control-strength <x>', 'scale of the ControlNet residuals', real(0), 1)
     .option('--seed <n>', 'seed of the initial noise', integer(0), 0)
     .option('--baseline', 'also sample without control (the base alone, same seed) and report both', false)
-    .addOption(new Option('-b, --blender <name>', 'override the blender a blend adapter was trained with').choices(blenderNames));
+    .option('-b, --blender <name>', 'override the blender a blend adapter was trained with')
+    .addOption(new Option('--recipe <file>', 'JSON recipe whose plugins (your blenders, extractors) the adapters were trained with: their names resolve there'));
   addBackendOptions(sample, 'auto');
   sample.action(async (o: {
       adapter?: AdapterRef[]; base: string; data: string; split: 'val' | 'train' | 'all'; count: number; image?: string[]; prompt?: string; out: string;
-      scheduler: string; steps: number; guidanceScale: number; controlStrength: number; seed: number; baseline: boolean; blender?: string; backend: string; threads?: number;
+      scheduler: string; steps: number; guidanceScale: number; controlStrength: number; seed: number; baseline: boolean; blender?: string; recipe?: string;
+      backend: string; threads?: number;
     }) => {
       const backend = await useBackend(o.backend, o.threads);
+      const plugins = (await loadDentalRecipe(o.recipe)).container;
       const r = await sampleCommand({
         base: o.base, adapters: o.adapter ?? [{ path: join('runs/dental-adapter', 'adapter.safetensors'), weight: 1 }], out: o.out, backend,
         data: o.data, split: o.split, count: o.count, images: o.image, prompt: o.prompt, scheduler: o.scheduler, steps: o.steps,
         guidanceScale: o.guidanceScale, controlStrength: o.controlStrength, seed: o.seed, baseline: o.baseline,
-        blender: o.blender ? blenderByName(blenders, o.blender) : undefined,
+        blender: o.blender ? blenderByName(plugins, o.blender) : undefined, plugins,
       });
       if (r.metrics) console.log(`sample: PSNR ${r.metrics.psnr!.toFixed(2)} dB, SSIM ${r.metrics.ssim!.toFixed(3)}${r.metrics.psnr_no_control !== undefined ? ` (no control: ${r.metrics.psnr_no_control.toFixed(2)} dB, ${r.metrics.ssim_no_control!.toFixed(3)})` : ''}`);
       printResult([['grid', r.grid], ['images', join(o.out, 'images')]]);
@@ -178,7 +208,7 @@ export async function mainJob(generate: () => Promise<void>): Promise<void> {
     gradientAccumulationSteps: 1, seed: 0, resume: 'latest', validationCount: 4, validationSteps: 20, guidanceScale: 3, minSnrGamma: null, noiseOffset: 0,
     backend: 'auto', progress: true,
   };
-  const t = await runTrain({ ...common, ...flags });
+  const t = await runTrain({ ...common, ...flags, extractOption: {} }, await loadDentalRecipe());
   const s = await sampleCommand({
     base: SHIPPED_BASE, adapters: [{ path: t.adapterPath, weight: 1 }], out: 'runs/dental-samples', data, split: 'val', count: 8,
     scheduler: 'ddim', steps: 30, guidanceScale: 3, controlStrength: 1, seed: 0, baseline: true,

@@ -3,12 +3,13 @@
  * ([3, H, W] in [-1, 1]), its prompt, a key naming it, and the condition images the stage asks
  * for ([3, H, W] in [0, 1]). Conditions are named: a map the generator writes (`depth`,
  * `normal`, `edges`, `segmentation`, `lighting`), `source` (the dataset's own condition image),
- * or `blend` (lighting and segmentation through the chosen blender, made on the fly).
+ * or `blend` (lighting and segmentation through the chosen blender, made on the fly). With an
+ * extractor (canny, soft edges, a user's own) `source` is made from the target render instead.
  */
 import type { Backend } from '../../../core/backend.ts';
 import { ArgumentError } from '../../../core/errors.ts';
 import { tensor } from '../../../core/ops/creation.ts';
-import type { ConditionBlender, Image } from '../../../core/plugins/tokens.ts';
+import type { ConditionBlender, ConditionExtractor, Image } from '../../../core/plugins/tokens.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { DentalDataset, type DentalSample } from '../dataset.ts';
 
@@ -46,6 +47,9 @@ export interface DentalTensorOptions {
   /** Needed for the `blend` condition. */
   blender?: ConditionBlender;
   blenderOptions?: Readonly<Record<string, unknown>>;
+  /** Makes the `source` condition from the target render. */
+  extractor?: ConditionExtractor;
+  extractorOptions?: Readonly<Record<string, unknown>>;
   valFraction?: number;
   backend?: Backend;
 }
@@ -77,7 +81,10 @@ export class DentalTensorDataset {
 
   static async open(dir: string, o: DentalTensorOptions): Promise<DentalTensorDataset> {
     const extra = o.conditions.filter((c) => ['depth', 'normal', 'edges'].includes(c));
-    const ds = await DentalDataset.open(dir, { width: o.size, height: o.size, split: o.split, valFraction: o.valFraction ?? 0.1, maps: [...new Set(extra)] });
+    const ds = await DentalDataset.open(dir, {
+      width: o.size, height: o.size, split: o.split, valFraction: o.valFraction ?? 0.1, maps: [...new Set(extra)],
+      ...(o.extractor ? { extractor: o.extractor, extractorOptions: o.extractorOptions } : {}),
+    });
     return new DentalTensorDataset(ds, o);
   }
 

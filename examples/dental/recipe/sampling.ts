@@ -13,10 +13,13 @@ import { ArgumentError } from '../../../core/errors.ts';
 import { writeFileAtomic } from '../../../core/io/atomic.ts';
 import { concat } from '../../../core/ops/concat.ts';
 import type { SampleCondition } from '../../../core/index.ts';
-import type { ConditionBlender } from '../../../core/plugins/tokens.ts';
+import type { ConditionBlender, ConditionExtractor } from '../../../core/plugins/tokens.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { toRgb8 } from '../../../plugins/diffusion/images.ts';
-import { blenderByName, blenderContainer } from '../../../plugins/blenders/index.ts';
+import type { PluginContainer } from '../../../core/plugins/container.ts';
+import { blenderByName } from '../../../plugins/blenders/index.ts';
+import { extractorByName } from '../../../plugins/conditions/index.ts';
+import { bundledPlugins } from '../recipe-file.ts';
 import { parseSampleName, promptFor } from '../prompt.ts';
 import { readAdapterInfo } from './adapter.ts';
 import { DentalTensorDataset, imageToTensor } from './data.ts';
@@ -50,6 +53,11 @@ export interface SampleCommandOptions {
   baseline: boolean;
   /** Overrides the blender an adapter was trained with (blend conditions). */
   blender?: ConditionBlender;
+  /**
+   * Where the blender and extractor names in adapter.json files are looked up (a `--recipe`'s
+   * container, so a user's own plugins resolve); default: the bundled plugins.
+   */
+  plugins?: PluginContainer;
 }
 
 export interface SampleCommandResult {
@@ -81,7 +89,11 @@ async function readConditionImage(path: string, size: number, backend?: Backend)
 export async function sampleCommand(o: SampleCommandOptions): Promise<SampleCommandResult> {
   if (!o.adapters.length) throw new ArgumentError('sample: give at least one --adapter (a file from `train`, or base:<condition>)');
   const base = await loadBase(o.base, { backend: o.backend });
-  const used: Array<{ name: string; condition: string; weight: number; blender?: ConditionBlender; blenderOptions?: Record<string, unknown> }> = [];
+  const plugins = o.plugins ?? bundledPlugins();
+  const used: Array<{
+    name: string; condition: string; weight: number; blender?: ConditionBlender; blenderOptions?: Record<string, unknown>;
+    extractor?: ConditionExtractor; extractorOptions?: Record<string, unknown>;
+  }> = [];
   for (const ref of o.adapters) {
     if (ref.path.startsWith('base:')) {
       const c = ref.path.slice(5);
@@ -92,8 +104,9 @@ export async function sampleCommand(o: SampleCommandOptions): Promise<SampleComm
     const info = readAdapterInfo(ref.path);
     if (base.snapshots.has(info.name)) base.lora.deleteAdapter(info.name); // a base set of the same name: the file's replaces it
     const name = await loadAdapterFile(base, ref.path);
-    const blender = o.blender ?? (info.blender ? blenderByName(blenderContainer(), info.blender) : undefined);
-    used.push({ name, condition: info.condition, weight: ref.weight, blender, blenderOptions: info.blenderOptions });
+    const blender = o.blender ?? (info.blender ? blenderByName(plugins, info.blender) : undefined);
+    const extractor = info.extractor ? extractorByName(plugins, info.extractor) : undefined;
+    used.push({ name, condition: info.condition, weight: ref.weight, blender, blenderOptions: info.blenderOptions, extractor, extractorOptions: info.extractorOptions });
   }
   if (new Set(used.map((u) => u.name)).size !== used.length) throw new ArgumentError('sample: the same adapter is given twice');
 
@@ -121,8 +134,10 @@ export async function sampleCommand(o: SampleCommandOptions): Promise<SampleComm
     for (const u of used) byCondition.set(u.condition, u);
     if (byCondition.size !== used.length) throw new ArgumentError('sample: two adapters of the same condition');
     const blendUser = used.find((u) => u.condition === 'blend');
+    const extractUser = used.find((u) => u.extractor);
     const ds = await DentalTensorDataset.open(o.data, {
-      size, split: o.split, conditions: used.map((u) => u.condition), blender: blendUser?.blender, blenderOptions: blendUser?.blenderOptions, backend: o.backend,
+      size, split: o.split, conditions: used.map((u) => u.condition), blender: blendUser?.blender, blenderOptions: blendUser?.blenderOptions,
+      extractor: extractUser?.extractor, extractorOptions: extractUser?.extractorOptions, backend: o.backend,
     });
     set = await loadEvalSet(ds, o.count);
     names = set.keys.map((k) => basename(k, extname(k)));
