@@ -27,7 +27,8 @@ import { type DentalItem, DentalTensorDataset, checkConditionName } from './data
 import { loadEvalSet, quality, sampleSet, writeComparisonGrid } from './evaluate.ts';
 import { CONDITION_RANGE, adapterExtras, loadBase, loraConfig, pipelineFor } from './models.ts';
 import { type DiffusionRunOptions, type StageResult, type TrainingOptions, runStage } from './run.ts';
-import { SCHEDULE } from './sizes.ts';
+import { SCHEDULE, latentSide } from './sizes.ts';
+import { checkToothLossWeight, toothLossWeights } from './tooth-loss.ts';
 
 export interface AdapterOptions extends DiffusionRunOptions {
   data: string;
@@ -40,6 +41,8 @@ export interface AdapterOptions extends DiffusionRunOptions {
   blenderOptions?: Readonly<Record<string, unknown>>;
   training: TrainingOptions;
   scheduler: string;
+  /** The improved variant: weight the loss toward the teeth (tooth-loss.ts); 0 or absent: the plain loss. */
+  toothLossWeight?: number;
 }
 
 /** What `adapter.json` records beside an adapter file. */
@@ -55,6 +58,8 @@ export interface AdapterInfo {
   base: string;
   steps: number;
   metrics: Record<string, number>;
+  /** Present when the adapter was trained with the tooth-weighted loss. */
+  toothLossWeight?: number;
 }
 
 export function readAdapterInfo(adapterPath: string): AdapterInfo {
@@ -68,6 +73,7 @@ export function readAdapterInfo(adapterPath: string): AdapterInfo {
 export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { adapterPath: string; metrics: Record<string, number> }> {
   const condition = checkConditionName(o.condition);
   const t = o.training;
+  const toothWeight = checkToothLossWeight(o.toothLossWeight ?? 0);
   const base = await loadBase(o.base, { backend: o.backend });
   const { vae, unet, textEncoder, tokenizer, controlnet, lora, sizes } = base;
   // A fresh set for the new condition; the base conditions' sets are not used here.
@@ -76,7 +82,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   lora.addAdapter(name, loraConfig(sizes, t.seed + 1000));
   const trainable = selectCtrloraTrainable(controlnet, { adapter: name });
   const open = (split: 'train' | 'val') => DentalTensorDataset.open(o.data, {
-    size: sizes.imageSize, split, conditions: [condition], blender: o.blender, blenderOptions: o.blenderOptions, backend: o.backend,
+    size: sizes.imageSize, split, conditions: toothWeight && condition !== 'segmentation' ? [condition, 'segmentation'] : [condition], blender: o.blender, blenderOptions: o.blenderOptions, backend: o.backend,
   });
   const train = await open('train');
   const val = await loadEvalSet(await open('val'), o.validationCount);
@@ -103,6 +109,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
         latents: targets.latents(keys, stack(batch, (it) => it.target), ctx.generator),
         conditionLatents: conditions.latents(keys, stack(batch, (it) => it.conditions[condition]!), ctx.generator),
         prompts: batch.map((b) => b.prompt),
+        lossWeights: toothWeight ? toothLossWeights(stack(batch, (it) => it.conditions.segmentation!), latentSide(sizes), toothWeight) : undefined,
       }, { generator: ctx.generator, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset }).loss;
     },
     validate: async (ctx) => {
@@ -110,7 +117,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
       last = { step: ctx.step, metrics: await evaluate(path) };
       return { metrics: last.metrics ?? undefined, samplePaths: [path] };
     },
-    config: { stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {}, base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
+    config: { stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {}, base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset, ...(toothWeight ? { toothLossWeight: toothWeight } : {}) },
   }, t);
   const metrics = last.step === r.step && last.metrics ? last.metrics : await evaluate(null);
   await mkdir(o.out, { recursive: true });
@@ -119,6 +126,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   const info: AdapterInfo = {
     format: 'ctrlora-ts/dental-adapter', version: 1, name, condition, blender: condition === 'blend' ? o.blenderName ?? null : null,
     blenderOptions: { ...(o.blenderOptions ?? {}) }, base: o.base, steps: r.step, metrics,
+    ...(toothWeight ? { toothLossWeight: toothWeight } : {}),
   };
   await writeFileAtomic(join(o.out, 'adapter.json'), new TextEncoder().encode(`${JSON.stringify(info, null, 1)}\n`));
   return { ...r, adapterPath, metrics };
