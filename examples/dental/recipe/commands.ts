@@ -10,6 +10,7 @@ import { addBackendOptions } from '../../../core/backends/cli-options.ts';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../../plugins/blenders/index.ts';
 import { schedulerPlugins } from '../../../plugins/schedulers/index.ts';
 import { trainAdapter } from './adapter.ts';
+import { registerAblateCommand } from './ablate-command.ts';
 import { CONDITION_NAMES } from './data.ts';
 import { type ParsedTrainingFlags, type TrainingDefaults, addTrainingOptions, integer, real, trainingOptions, useBackend } from './cli-options.ts';
 import { STAGES, STAGE_DEFAULTS, type Stage, pretrain } from './pretrain.ts';
@@ -158,6 +159,8 @@ export function addRecipeCommands(program: Command): void {
       if (r.metrics) console.log(`sample: PSNR ${r.metrics.psnr!.toFixed(2)} dB, SSIM ${r.metrics.ssim!.toFixed(3)}${r.metrics.psnr_no_control !== undefined ? ` (no control: ${r.metrics.psnr_no_control.toFixed(2)} dB, ${r.metrics.ssim_no_control!.toFixed(3)})` : ''}`);
       printResult([['grid', r.grid], ['images', join(o.out, 'images')]]);
     });
+
+  registerAblateCommand(program, ADAPTER_DEFAULTS);
 }
 
 /** `npm run dental`: the main job on its defaults. */
