@@ -44,7 +44,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 describe('dental ablate (smoke sizes)', () => {
   const out = () => join(root, 'ablation');
   const options = (lines: string[]): AblateOptions => ({
-    data, out: out(), base: baseDir, backend, seeds: [0, 1], arms: ['lighting', 'segmentation', 'dual', 'blend-alpha', 'improved'],
+    data, out: out(), base: baseDir, backend, seeds: [0, 1], arms: ['lighting', 'segmentation', 'dual', 'blend-alpha', 'blend-mask-composite', 'improved'],
     training: training(2), count: 2, sampler: { scheduler: 'ddim', steps: 2, guidanceScale: 2, seed: 7 },
     dualWeights: [[1, 1], [0.5, 0.5]], toothLossWeight: 3, promptDropout: 0.3, minSnrGamma: null, noiseOffset: 0, ...evalSettings,
     command: 'test ablate', log: (l) => lines.push(l),
@@ -53,16 +53,23 @@ describe('dental ablate (smoke sizes)', () => {
   it('trains every arm, measures every row on the same samples, writes results.json and a report that lists every arm', async () => {
     const lines: string[] = [];
     const { results, report, resultsPath } = await ablate(options(lines));
-    // 2 seeds x (lighting, segmentation, improved) + blend-alpha on the first seed
-    expect(lines.filter((l) => / training 2 steps/.test(l))).toHaveLength(7);
+    // 2 seeds x (lighting, segmentation, blend-mask-composite, improved) + blend-alpha on the first seed
+    expect(lines.filter((l) => / training 2 steps/.test(l))).toHaveLength(9);
     for (const arm of ['lighting', 'segmentation', 'improved']) for (const s of [0, 1]) expect(existsSync(join(out(), 'arms', arm, `seed-${s}`, 'adapter.safetensors'))).toBe(true);
     expect(existsSync(join(out(), 'arms', 'blend-alpha', 'seed-1'))).toBe(false);
     expect(JSON.parse(readFileSync(join(out(), 'arms', 'improved', 'seed-0', 'adapter.json'), 'utf8'))).toMatchObject({ condition: 'blend', blender: 'mask-composite', toothLossWeight: 3 });
 
     const written = readAblationResults(resultsPath);
     expect(written.format).toBe('ctrlora-ts/dental-ablation');
-    expect(written.rows.map((r) => r.id)).toEqual(['no-control', 'lighting', 'segmentation', 'dual-1-1', 'dual-0.5-0.5', 'blend-alpha', 'improved']);
-    expect(written.rows.map((r) => r.seeds)).toEqual([[0], [0, 1], [0, 1], [0, 1], [0, 1], [0], [0, 1]]);
+    expect(written.rows.map((r) => r.id)).toEqual(['no-control', 'lighting', 'segmentation', 'dual-1-1', 'dual-0.5-0.5', 'blend-alpha', 'blend-mask-composite', 'improved']);
+    expect(written.rows.map((r) => r.seeds)).toEqual([[0], [0, 1], [0, 1], [0, 1], [0, 1], [0], [0, 1], [0, 1]]);
+    // every other row against the seed's blend, sample by sample
+    expect(written.reference).toBe('blend-mask-composite');
+    const ref = results.rows.find((r) => r.id === 'blend-mask-composite')!, imp = results.rows.find((r) => r.id === 'improved')!;
+    expect(ref.vsReference).toBeUndefined();
+    const diff = (s: number) => imp.perSeed[s]!.samples.map((x, i) => x.psnr - ref.perSeed[s]!.samples[i]!.psnr).reduce((a, b) => a + b, 0) / 2;
+    expect(imp.vsReference!.psnr.mean).toBeCloseTo((diff(0) + diff(1)) / 2, 10);
+    expect(results.rows.filter((r) => r.vsReference)).toHaveLength(results.rows.length - 1);
     expect(written.settings).toMatchObject({ steps: 2, seeds: [0, 1], count: 2, sampler: { scheduler: 'ddim', steps: 2, seed: 7 }, toothLossWeight: 3, baseManifest: { command: 'test pretrain' } });
     expect(written.settings.samples).toHaveLength(2);
     for (const row of results.rows) {
@@ -90,7 +97,8 @@ describe('dental ablate (smoke sizes)', () => {
     const html = readFileSync(report, 'utf8');
     for (const row of results.rows) expect(html).toContain(`id="arm-${row.id}"`);
     expect(html).toContain('<table id="metrics">');
-    expect((html.match(/<img src="data:image\/png;base64,/g) ?? []).length).toBe(results.rows.length + 4); // grids + loss curves of lighting, segmentation, alpha, improved
+    expect(html).toContain('<table id="versus">');
+    expect((html.match(/<img src="data:image\/png;base64,/g) ?? []).length).toBe(results.rows.length + 5); // grids + loss curves of lighting, segmentation, alpha, mask-composite, improved
     expect(html).not.toMatch(/src="(?!data:)/);
     expect(html).not.toContain('not written');
   });
@@ -100,7 +108,7 @@ describe('dental ablate (smoke sizes)', () => {
     const lines: string[] = [];
     await ablate(options(lines));
     expect(lines.filter((l) => /training/.test(l))).toEqual([]);
-    expect(lines.filter((l) => /reused$/.test(l))).toHaveLength(7 + 12);
+    expect(lines.filter((l) => /reused$/.test(l))).toHaveLength(9 + 14);
     const strip = (s: string) => { const j = JSON.parse(s); for (const r of j.rows) for (const p of r.perSeed) { delete p.trainingSeconds; delete p.finalLoss; } return j; };
     expect(strip(readFileSync(join(out(), 'results.json'), 'utf8'))).toEqual(strip(before));
   });
@@ -110,7 +118,7 @@ describe('dental ablate (smoke sizes)', () => {
     const r = cli(['--table', join(out(), 'results.json')]);
     expect(r.status, r.stderr).toBe(0);
     const rows = r.stdout.split('\n').filter((l) => l.startsWith('| '));
-    expect(rows).toHaveLength(1 + 7);
+    expect(rows).toHaveLength(1 + 8 + 1 + 7); // the table, then the paired one (every row but the reference)
     expect(rows[0]).toContain('teeth SSIM');
     expect(r.stdout).toMatch(/\| \*\*lighting only\*\* \| 0, 1 \| \d+\.\d\d ± \d+\.\d\d \(sd \d+\.\d\d\) \|/);
     const bad = cli(['--arms', 'lighting,shadows']);

@@ -8,7 +8,7 @@ import { setDefaultBackend } from '../../core/backends/default.ts';
 import { ReferenceBackend } from '../../core/backends/reference.ts';
 import { tensor } from '../../core/ops/creation.ts';
 import {
-  ablationMetrics, acrossSeeds, gradientMagnitude, maskedPsnr, maskedSsim, summarize, t95, toothDetail, toothMasks,
+  ablationMetrics, acrossSeeds, gradientMagnitude, maskedPsnr, maskedSsim, pairedDifference, summarize, t95, toothDetail, toothMasks,
 } from '../../examples/dental/recipe/ablation-metrics.ts';
 import { GUM_COLOR, toothColor } from '../../examples/dental/palette.ts';
 import { ssim } from '../../plugins/diffusion/metrics.ts';
@@ -103,5 +103,9 @@ describe('ablation metrics', () => {
     const a = acrossSeeds([{ mean: 10, ci95: 1, n: 8 }, { mean: 12, ci95: 3, n: 8 }]);
     expect(a).toEqual({ mean: 11, ci95: 2, seedStd: Math.SQRT2, seedMin: 10, seedMax: 12, seeds: 2 });
     expect(acrossSeeds([{ mean: 10, ci95: 1, n: 8 }]).seedStd).toBeNaN();
+    // paired: a constant shift on widely spread samples has a zero-width interval; unpaired it would not
+    const d = pairedDifference([10.5, 20.5, 30.5, NaN], [10, 20, 30, 1]);
+    expect(d).toEqual({ mean: 0.5, ci95: 0, n: 3 });
+    expect(() => pairedDifference([1], [1, 2])).toThrow(/1 values against 2/);
   });
 });

@@ -56,12 +56,14 @@ describe.skipIf(!exe && !ci)('ablation report in headless Chromium', () => {
         sampler: { scheduler: 'ddim', steps: 2, guidanceScale: 3, seed: 0 },
         training: { lr: 1e-4, batchSize: 1, lrScheduler: 'constant', promptDropout: 0.3, minSnrGamma: null, noiseOffset: 0 }, dualWeights: [[1, 1]], toothLossWeight: 3,
       },
-      metrics: METRIC_NAMES, rows,
+      metrics: METRIC_NAMES, reference: 'blend-alpha', rows,
     };
+    for (const r of rows.slice(0, 2)) r.vsReference = r.summary;
     const report = await writeAblationReport(dir, results);
     const page = await renderPage(report, `({
       rows: [...document.querySelectorAll('#metrics tbody tr')].map((r) => r.querySelector('th').textContent),
       headers: [...document.querySelectorAll('#metrics thead th')].map((h) => h.textContent),
+      versus: [...document.querySelectorAll('#versus tbody tr')].map((r) => r.querySelector('th').textContent),
       command: document.querySelector('#settings td').textContent,
     })`);
     expect(page.errors).toEqual([]);
@@ -71,7 +73,8 @@ describe.skipIf(!exe && !ci)('ablation report in headless Chromium', () => {
       expect(img.naturalWidth, img.alt).toBeGreaterThan(0);
     }
     expect(page.images.map((i) => [i.naturalWidth, i.naturalHeight])).toEqual([[300, 200], [300, 200], [300, 200], [320, 160], [320, 160]]);
-    const v = page.value as { rows: string[]; headers: string[]; command: string };
+    const v = page.value as { rows: string[]; headers: string[]; versus: string[]; command: string };
+    expect(v.versus).toEqual(['no control (base alone)', 'lighting only']);
     expect(v.rows).toEqual(['no control (base alone)', 'lighting only', 'blend (alpha)']);
     expect(v.headers).toEqual(['arm', 'seeds', 'PSNR (dB)', 'SSIM', 'teeth PSNR (dB)', 'teeth SSIM', 'teeth detail (GMS)', 'teeth sharpness']);
     expect(v.command).toBe('npm run dental -- ablate --steps 2 <script>'); // escaped, shown as text

@@ -27,7 +27,9 @@ import { writeFileAtomic } from '../../../core/io/atomic.ts';
 import type { SampleCondition } from '../../../core/index.ts';
 import { blenderByName, blenderContainer, registeredBlenders } from '../../../plugins/blenders/index.ts';
 import { readAdapterInfo, trainAdapter } from './adapter.ts';
-import { type MetricName, METRIC_NAMES, type SampleMetrics, type SeedSummary, type Summary, ablationMetrics, acrossSeeds, summarize, toothMasks } from './ablation-metrics.ts';
+import {
+  type MetricName, METRIC_NAMES, type SampleMetrics, type SeedSummary, type Summary, ablationMetrics, acrossSeeds, pairedDifference, summarize, toothMasks,
+} from './ablation-metrics.ts';
 import { writeAblationReport } from './ablation-report.ts';
 import { DentalTensorDataset } from './data.ts';
 import { type EvalSet, loadEvalSet, sampleSet, type SampleSettings, writeComparisonGrid } from './evaluate.ts';
@@ -45,6 +47,8 @@ export const DEFAULT_ARMS = ['lighting', 'segmentation', 'dual', 'blend-mask-com
 export const HEADLINE_ARMS = new Set(['lighting', 'segmentation', 'dual', 'blend-mask-composite', 'improved']);
 /** The improved variant: the seed's blend (mask-composite) with this tooth-loss weight by default. */
 export const IMPROVED_DEFAULTS = { blender: 'mask-composite', toothLossWeight: 3 };
+/** The row the others are compared with, sample by sample: the seed's final recipe. */
+export const REFERENCE_ARM = 'blend-mask-composite';
 export const DEFAULT_DUAL_WEIGHTS: ReadonlyArray<readonly [number, number]> = [[1, 1], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75]];
 
 export interface AblateOptions extends DiffusionRunOptions {
@@ -80,6 +84,8 @@ export interface AblationRow {
   seeds: number[];
   perSeed: Array<{ seed: number; metrics: Record<MetricName, Summary>; samples: SampleMetrics[]; finalLoss?: number; trainingSeconds?: number }>;
   summary: Record<MetricName, SeedSummary>;
+  /** This row minus the reference row (REFERENCE_ARM), paired by sample, seed by seed (the reference's first seed where it lacks one). */
+  vsReference?: Record<MetricName, SeedSummary>;
   /** Relative to the output folder: the first seed's grid and the loss curve of each trained adapter. */
   grid: string;
   lossCurves: Array<{ label: string; path: string }>;
@@ -103,6 +109,8 @@ export interface AblationResults {
     toothLossWeight: number;
   };
   metrics: readonly MetricName[];
+  /** The row `vsReference` compares with (absent when that arm was not run). */
+  reference: string | null;
   rows: AblationRow[];
 }
 
@@ -272,6 +280,18 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
     });
   }
 
+  const reference = out.find((r) => r.id === REFERENCE_ARM);
+  if (reference) {
+    for (const row of out) {
+      if (row === reference) continue;
+      const diffs = (m: MetricName) => row.perSeed.map((p) => {
+        const ref = reference.perSeed.find((q) => q.seed === p.seed) ?? reference.perSeed[0]!;
+        return pairedDifference(p.samples.map((x) => x[m]), ref.samples.map((x) => x[m]));
+      });
+      row.vsReference = Object.fromEntries(METRIC_NAMES.map((m) => [m, acrossSeeds(diffs(m))])) as Record<MetricName, SeedSummary>;
+    }
+  }
+
   const results: AblationResults = {
     format: 'ctrlora-ts/dental-ablation', version: 1,
     settings: {
@@ -281,6 +301,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
       dualWeights, toothLossWeight: toothWeight,
     },
     metrics: METRIC_NAMES,
+    reference: reference ? reference.id : null,
     rows: out,
   };
   const resultsPath = join(o.out, 'results.json');

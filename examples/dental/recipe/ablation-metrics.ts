@@ -13,8 +13,9 @@
  *    strength; a blurred or flattened tooth drops it;
  *  - `sharpness_teeth`: the output's total gradient magnitude over the target's inside the
  *    teeth (1: as much detail as the target; < 1 blurred, > 1 extra texture).
- * Then the summaries: mean with a 95% confidence interval over samples (Student t), and over
- * training seeds the mean of the per-seed means and their spread.
+ * Then the summaries: mean with a 95% confidence interval over samples (Student t), the paired
+ * difference against a reference arm on the same samples, and over training seeds the mean of
+ * the per-seed means and their spread.
  */
 import { teethMask } from '../../../plugins/blenders/mask-composite.ts';
 import { psnr, ssim } from '../../../plugins/diffusion/metrics.ts';
@@ -195,6 +196,15 @@ export function summarize(values: readonly number[]): Summary {
   if (n < 2) return { mean, ci95: NaN, n };
   const variance = f.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
   return { mean, ci95: t95(n - 1) * Math.sqrt(variance / n), n };
+}
+
+/**
+ * The mean difference a - b over samples measured on both (the same validation samples and
+ * sampling seed, so the pairing removes the spread between samples), with its 95% interval.
+ */
+export function pairedDifference(a: readonly number[], b: readonly number[]): Summary {
+  if (a.length !== b.length) throw new RangeError(`pairedDifference: ${a.length} values against ${b.length}`);
+  return summarize(a.map((x, i) => x - b[i]!).filter(Number.isFinite));
 }
 
 export interface SeedSummary {

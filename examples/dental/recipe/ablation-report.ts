@@ -11,13 +11,14 @@ import type { MetricName, SeedSummary } from './ablation-metrics.ts';
 import type { AblationResults, AblationRow } from './ablate.ts';
 
 /** Column headings and decimals of each measure. */
-export const METRIC_LABELS: Record<MetricName, { label: string; digits: number; hint: string }> = {
-  psnr: { label: 'PSNR (dB)', digits: 2, hint: 'whole image' },
-  ssim: { label: 'SSIM', digits: 3, hint: 'whole image' },
-  psnr_teeth: { label: 'teeth PSNR (dB)', digits: 2, hint: 'tooth pixels of the segmentation map' },
-  ssim_teeth: { label: 'teeth SSIM', digits: 3, hint: 'SSIM windows centred on a tooth pixel' },
-  detail_teeth: { label: 'teeth detail (GMS)', digits: 3, hint: 'gradient-magnitude similarity inside the teeth (1: every edge at its strength)' },
-  sharpness_teeth: { label: 'teeth sharpness', digits: 2, hint: 'output / target gradient energy inside the teeth (1: as sharp as the target)' },
+export const METRIC_LABELS: Record<MetricName, { label: string; digits: number; hint: string; higherIsBetter: boolean }> = {
+  psnr: { label: 'PSNR (dB)', digits: 2, hint: 'whole image', higherIsBetter: true },
+  ssim: { label: 'SSIM', digits: 3, hint: 'whole image', higherIsBetter: true },
+  psnr_teeth: { label: 'teeth PSNR (dB)', digits: 2, hint: 'tooth pixels of the segmentation map', higherIsBetter: true },
+  ssim_teeth: { label: 'teeth SSIM', digits: 3, hint: 'SSIM windows centred on a tooth pixel', higherIsBetter: true },
+  detail_teeth: { label: 'teeth detail (GMS)', digits: 3, hint: 'gradient-magnitude similarity inside the teeth (1: every edge at its strength)', higherIsBetter: true },
+  // closer to 1 is better: a difference says more or less texture, not better or worse
+  sharpness_teeth: { label: 'teeth sharpness', digits: 2, hint: 'output / target gradient energy inside the teeth (1: as sharp as the target)', higherIsBetter: false },
 };
 
 const num = (x: number | null | undefined, digits: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
@@ -27,6 +28,20 @@ export function formatCell(s: SeedSummary, digits: number): { main: string; spre
   const main = `${num(s.mean, digits)}${typeof s.ci95 === 'number' && Number.isFinite(s.ci95) ? ` ± ${num(s.ci95, digits)}` : ''}`;
   const spread = s.seeds >= 2 ? `seeds: sd ${num(s.seedStd, digits)}, ${num(s.seedMin, digits)}…${num(s.seedMax, digits)}` : '';
   return { main, spread };
+}
+
+const signed = (x: number, digits: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(digits)}` : '–');
+
+/** A paired difference: "+d ± ci", and whether its interval lies above or below zero. */
+export function formatDifference(s: SeedSummary, digits: number): { text: string; sign: 'above' | 'below' | 'zero' } {
+  const ci = typeof s.ci95 === 'number' && Number.isFinite(s.ci95) ? s.ci95 : NaN;
+  const text = `${signed(s.mean, digits)}${Number.isFinite(ci) ? ` ± ${ci.toFixed(digits)}` : ''}`;
+  const sign = Number.isFinite(ci) && s.mean - ci > 0 ? 'above' : Number.isFinite(ci) && s.mean + ci < 0 ? 'below' : 'zero';
+  return { text, sign };
+}
+
+function referenceLabel(r: AblationResults): string | null {
+  return r.reference ? r.rows.find((x) => x.id === r.reference)?.label ?? r.reference : null;
 }
 
 /** The table as Markdown: one row per arm, each measure "mean ± 95% CI" (over samples; over seeds: mean of seed means, sd in brackets). */
@@ -39,6 +54,19 @@ export function ablationTable(r: AblationResults): string {
       return row.summary[m].seeds >= 2 ? `${c.main} (sd ${num(row.summary[m].seedStd, METRIC_LABELS[m].digits)})` : c.main;
     });
     lines.push(`| ${row.headline ? `**${row.label}**` : row.label} | ${row.seeds.join(', ')} | ${cells.join(' | ')} |`);
+  }
+  const ref = referenceLabel(r);
+  if (ref) {
+    lines.push('', `Against ${ref}, paired by sample (the same validation samples and sampling seed; mean difference ± 95% CI; * where the interval excludes 0):`, '');
+    lines.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
+    for (const row of r.rows) {
+      if (!row.vsReference) continue;
+      const cells = r.metrics.map((m) => {
+        const d = formatDifference(row.vsReference![m], METRIC_LABELS[m].digits);
+        return `${d.text}${d.sign === 'zero' ? '' : ' *'}`;
+      });
+      lines.push(`| ${row.headline ? `**${row.label}**` : row.label} | ${row.seeds.join(', ')} | ${cells.join(' | ')} |`);
+    }
   }
   const s = r.settings;
   lines.push('', `${s.steps} training steps a run, seeds ${s.seeds.join(', ')}; ${s.count} validation samples, ${s.sampler.scheduler} ${s.sampler.steps} steps, guidance ${s.sampler.guidanceScale}, sampling seed ${s.sampler.seed}. ± is the 95% confidence interval over samples (averaged over seeds); sd the spread of the seed means.`);
@@ -67,6 +95,22 @@ function tableHtml(r: AblationResults): string {
     return `<tr${row.headline ? ' class="headline"' : ''}><th scope="row"><a href="#arm-${escapeHtml(row.id)}">${escapeHtml(row.label)}</a></th><td>${escapeHtml(row.seeds.join(', '))}</td>${cells}</tr>`;
   }).join('\n');
   return `<table id="metrics"><thead><tr><th>arm</th><th>seeds</th>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
+}
+
+function differenceTableHtml(r: AblationResults): string {
+  const ref = referenceLabel(r);
+  if (!ref) return '<p>No reference arm in this run (blend-mask-composite), so no paired comparison.</p>';
+  const head = r.metrics.map((m) => `<th>${escapeHtml(METRIC_LABELS[m].label)}</th>`).join('');
+  const body = r.rows.filter((row) => row.vsReference).map((row) => {
+    const cells = r.metrics.map((m) => {
+      const d = formatDifference(row.vsReference![m], METRIC_LABELS[m].digits);
+      const cls = d.sign === 'zero' || !METRIC_LABELS[m].higherIsBetter ? '' : d.sign === 'above' ? ' class="better"' : ' class="worse"';
+      return `<td${cls}>${escapeHtml(d.text)}</td>`;
+    }).join('');
+    return `<tr${row.headline ? ' class="headline"' : ''}><th scope="row">${escapeHtml(row.label)}</th><td>${escapeHtml(row.seeds.join(', '))}</td>${cells}</tr>`;
+  }).join('\n');
+  return `<p>Each arm minus <b>${escapeHtml(ref)}</b>, sample by sample (the same validation samples and sampling seed, so the spread between samples cancels): mean difference ± 95% confidence interval, seed by seed and averaged over seeds. Green: the interval lies above zero; red: below (sharpness is not judged: 1 is the target's).</p>
+<table id="versus"><thead><tr><th>arm</th><th>seeds</th>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
 }
 
 function settingsHtml(r: AblationResults): string {
@@ -103,6 +147,10 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; vertical-a
 th[scope=row], #settings td { text-align: left; }
 tr.headline th[scope=row] { font-weight: bold; }
 small { color: #666; }
+thead th:first-child { text-align: left; }
+td.better { background: #dff3df; }
+td.worse { background: #f6dede; }
+section { display: inline-block; vertical-align: top; margin-right: 1em; }
 figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
 img { image-rendering: pixelated; max-width: 100%; }
 .missing { color: #a00; }
@@ -115,6 +163,8 @@ Each cell: the mean over samples ± the 95% confidence interval (over several se
 Bold rows are trained on every seed.</p>
 <h2>Metrics</h2>
 ${tableHtml(r)}
+<h2>Against the seed's blend</h2>
+${differenceTableHtml(r)}
 <h2>Arms</h2>
 ${arms}
 <h2>Loss curves</h2>
