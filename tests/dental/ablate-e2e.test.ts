@@ -113,6 +113,10 @@ describe('dental ablate (smoke sizes)', () => {
     expect(strip(readFileSync(join(out(), 'results.json'), 'utf8'))).toEqual(strip(before));
   });
 
+  it('refuses to reuse an adapter made under other settings, naming them', async () => {
+    await expect(ablate({ ...options([]), toothLossWeight: 5 })).rejects.toThrow(/arms\/improved\/seed-0 holds an adapter made with toothLossWeight 3, not toothLossWeight 5/);
+  });
+
   it('ablate --table prints the Markdown table of a results.json; bad arms are named', () => {
     const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'examples/dental/cli.ts', 'ablate', ...args], { encoding: 'utf8' });
     const r = cli(['--table', join(out(), 'results.json')]);

@@ -20,7 +20,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Backend } from '../../../core/backend.ts';
 import { ArgumentError } from '../../../core/errors.ts';
 import { writeFileAtomic } from '../../../core/io/atomic.ts';
@@ -178,7 +178,16 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
     const dir = adapterDir(t.arm, seed), key = `${t.arm}/${seed}`;
     const tag = `ablate: [${i + 1}/${jobs.length}] ${t.arm} seed ${seed}`;
     const adapterFile = join(dir, 'adapter.safetensors');
-    if (existsSync(adapterFile) && existsSync(join(dir, 'adapter.json')) && readAdapterInfo(adapterFile).steps === o.training.steps) {
+    const existing = existsSync(adapterFile) && existsSync(join(dir, 'adapter.json')) ? readAdapterInfo(adapterFile) : null;
+    if (existing) {
+      const made = { condition: existing.condition, blender: existing.blender ?? undefined, toothLossWeight: existing.toothLossWeight ?? 0, base: resolve(existing.base) };
+      const asked = { condition: t.condition, blender: t.blender, toothLossWeight: t.toothLossWeight ?? 0, base: resolve(o.base) };
+      const differs = (Object.keys(asked) as Array<keyof typeof asked>).filter((k) => made[k] !== asked[k]);
+      if (differs.length) {
+        throw new ArgumentError(`ablate: ${dir} holds an adapter made with ${differs.map((k) => `${k} ${JSON.stringify(made[k])}`).join(', ')}, not ${differs.map((k) => `${k} ${JSON.stringify(asked[k])}`).join(', ')}: give another --out, or delete that folder to retrain it`);
+      }
+    }
+    if (existing && existing.steps === o.training.steps) {
       log(`${tag}: adapter exists (${o.training.steps} steps), reused`);
       trainingInfo.set(key, { finalLoss: finalLossOf(dir) });
       continue;
