@@ -171,7 +171,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
   // 1. The trainings (dual needs the lighting and segmentation adapters).
   const trainedArms = [...new Set(o.arms.flatMap((a) => (a === 'dual' ? ['lighting', 'segmentation'] : [a])))];
   const order = ARM_NAMES.filter((a) => trainedArms.includes(a));
-  const jobs = order.flatMap((arm) => seedsOf(arm === 'lighting' || arm === 'segmentation' ? (o.arms.includes(arm) ? arm : 'dual') : arm).map((seed) => ({ t: trainingFor(arm, toothWeight), seed })));
+  const jobs = order.flatMap((arm) => seedsOf(arm).map((seed) => ({ t: trainingFor(arm, toothWeight), seed })));
   const adapterDir = (arm: string, seed: number) => join(o.out, 'arms', arm, `seed-${seed}`);
   const trainingInfo = new Map<string, { finalLoss?: number; seconds?: number }>();
   for (const [i, { t, seed }] of jobs.entries()) {
