@@ -57,7 +57,7 @@ describe('dental ablate (smoke sizes)', () => {
     expect(lines.filter((l) => / training 2 steps/.test(l))).toHaveLength(9);
     for (const arm of ['lighting', 'segmentation', 'improved']) for (const s of [0, 1]) expect(existsSync(join(out(), 'arms', arm, `seed-${s}`, 'adapter.safetensors'))).toBe(true);
     expect(existsSync(join(out(), 'arms', 'blend-alpha', 'seed-1'))).toBe(false);
-    expect(JSON.parse(readFileSync(join(out(), 'arms', 'improved', 'seed-0', 'adapter.json'), 'utf8'))).toMatchObject({ condition: 'blend', blender: 'mask-composite', toothLossWeight: 3 });
+    expect(JSON.parse(readFileSync(join(out(), 'arms', 'improved', 'seed-0', 'adapter.json'), 'utf8'))).toMatchObject({ condition: 'blend', blender: 'channel-stack', toothLossWeight: 3 });
 
     const written = readAblationResults(resultsPath);
     expect(written.format).toBe('ctrlora-ts/dental-ablation');
@@ -115,6 +115,7 @@ describe('dental ablate (smoke sizes)', () => {
 
   it('refuses to reuse an adapter made under other settings, naming them', async () => {
     await expect(ablate({ ...options([]), toothLossWeight: 5 })).rejects.toThrow(/arms\/improved\/seed-0 holds an adapter made with toothLossWeight 3, not toothLossWeight 5/);
+    await expect(ablate({ ...options([]), improvedBlender: 'alpha' })).rejects.toThrow(/holds an adapter made with blender "channel-stack", not blender "alpha"/);
   });
 
   it('ablate --table prints the Markdown table of a results.json; bad arms are named', () => {

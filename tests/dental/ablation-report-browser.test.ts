@@ -54,7 +54,7 @@ describe.skipIf(!exe && !ci)('ablation report in headless Chromium', () => {
       settings: {
         command: 'npm run dental -- ablate --steps 2 <script>', base: 'base', baseManifest: null, data: 'data', steps: 2, seeds: [0, 1], count: 3, samples: ['a', 'b', 'c'],
         sampler: { scheduler: 'ddim', steps: 2, guidanceScale: 3, seed: 0 },
-        training: { lr: 1e-4, batchSize: 1, lrScheduler: 'constant', promptDropout: 0.3, minSnrGamma: null, noiseOffset: 0 }, dualWeights: [[1, 1]], toothLossWeight: 3,
+        training: { lr: 1e-4, batchSize: 1, lrScheduler: 'constant', promptDropout: 0.3, minSnrGamma: null, noiseOffset: 0 }, dualWeights: [[1, 1]], toothLossWeight: 3, improvedBlender: 'mask-composite',
       },
       metrics: METRIC_NAMES, reference: 'blend-alpha', rows,
     };

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { blenderContainer, registeredBlenders } from '../../../plugins/blenders/index.ts';
 import { schedulerPlugins } from '../../../plugins/schedulers/index.ts';
 import { ARM_NAMES, DEFAULT_ARMS, DEFAULT_DUAL_WEIGHTS, IMPROVED_DEFAULTS, ablate, parseArms, parseDualWeights, readAblationResults } from './ablate.ts';
 import { ablationTable } from './ablation-report.ts';
@@ -26,7 +27,7 @@ function seedList(value: string): number[] {
 
 interface AblateFlags extends ParsedTrainingFlags {
   data: string; out: string; base: string; seeds: number[]; allSeeds: boolean; arms: string[]; count: number; scheduler: string;
-  samplingSteps: number; samplingSeed: number; dualWeights: Array<[number, number]>; toothLossWeight: number; table?: string;
+  samplingSteps: number; samplingSeed: number; dualWeights: Array<[number, number]>; toothLossWeight: number; improvedBlender: string; table?: string;
 }
 
 export function registerAblateCommand(program: Command, adapterDefaults: TrainingDefaults): void {
@@ -54,6 +55,7 @@ export function registerAblateCommand(program: Command, adapterDefaults: Trainin
     .addOption(new Option('--dual-weights <pairs>', 'lighting:segmentation residual weights of the two-adapter arm, comma-separated').argParser(cli(parseDualWeights))
       .default(DEFAULT_DUAL_WEIGHTS.map(([a, b]) => [a, b]), DEFAULT_DUAL_WEIGHTS.map(([a, b]) => `${a}:${b}`).join(',')))
     .option('--tooth-loss-weight <x>', 'the improved arm\'s tooth-loss weight (train --tooth-loss-weight)', real(0), IMPROVED_DEFAULTS.toothLossWeight)
+    .addOption(new Option('--improved-blender <name>', 'the improved arm\'s blender').choices(registeredBlenders(blenderContainer()).map((b) => b.name)).default(IMPROVED_DEFAULTS.blender))
     .option('--table <results.json>', 'only print the table of a finished run (Markdown, as docs/dental.md carries it) and exit');
   addTrainingOptions(cmd, defaults, 'optimiser steps of every training (the seed\'s 5,000 by default)');
   cmd.action(async (o: AblateFlags) => {
@@ -68,7 +70,7 @@ export function registerAblateCommand(program: Command, adapterDefaults: Trainin
       training: trainingOptions(o, defaults), promptDropout: o.promptDropout ?? defaults.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset,
       validationCount: o.validationCount, validationSteps: o.validationSteps, guidanceScale: o.guidanceScale,
       sampler: { scheduler: o.scheduler, steps: o.samplingSteps, guidanceScale: o.guidanceScale, seed: o.samplingSeed },
-      dualWeights: o.dualWeights, toothLossWeight: o.toothLossWeight,
+      dualWeights: o.dualWeights, toothLossWeight: o.toothLossWeight, improvedBlender: o.improvedBlender,
       command: `npm run dental -- ${process.argv.slice(2).join(' ')}`.trim(),
     });
     console.log(ablationTable(results));

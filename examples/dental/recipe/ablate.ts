@@ -8,7 +8,7 @@
  *   dual                the lighting and segmentation adapters together at inference (their
  *                       residuals summed with weights; one row per weight pair; no training)
  *   blend-<blender>     adapter on lighting + segmentation through a bundled blender
- *   improved            blend-mask-composite trained with the tooth-weighted loss (tooth-loss.ts)
+ *   improved            a blend (channel-stack by default) trained with the tooth-weighted loss (tooth-loss.ts)
  *   (no-control)        the base without any condition, for scale (always evaluated)
  *
  *   <out>/arms/<arm>/seed-<s>/   each training (train's folder: adapter, events.jsonl, loss.png, ...)
@@ -45,8 +45,8 @@ export const ARM_NAMES = ['lighting', 'segmentation', 'dual', ...BLEND_ARMS, 'im
 export const DEFAULT_ARMS = ['lighting', 'segmentation', 'dual', 'blend-mask-composite', 'blend-alpha', 'blend-channel-stack', 'improved'];
 /** Trained on every seed (the rest: on the first seed unless allSeeds). */
 export const HEADLINE_ARMS = new Set(['lighting', 'segmentation', 'dual', 'blend-mask-composite', 'improved']);
-/** The improved variant: the seed's blend (mask-composite) with this tooth-loss weight by default. */
-export const IMPROVED_DEFAULTS = { blender: 'mask-composite', toothLossWeight: 3 };
+/** The improved variant by default (chosen by measurement, docs/dental.md): lighting and segmentation in separate channels (channel-stack) with the tooth-weighted loss; --improved-blender, --tooth-loss-weight. */
+export const IMPROVED_DEFAULTS = { blender: 'channel-stack', toothLossWeight: 3 };
 /** The row the others are compared with, sample by sample: the seed's final recipe. */
 export const REFERENCE_ARM = 'blend-mask-composite';
 export const DEFAULT_DUAL_WEIGHTS: ReadonlyArray<readonly [number, number]> = [[1, 1], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75]];
@@ -67,6 +67,8 @@ export interface AblateOptions extends DiffusionRunOptions {
   sampler: SampleSettings;
   dualWeights?: ReadonlyArray<readonly [number, number]>;
   toothLossWeight?: number;
+  /** The blender of the improved arm (default IMPROVED_DEFAULTS.blender). */
+  improvedBlender?: string;
   /** The command line, for the report. */
   command: string;
   log?: (line: string) => void;
@@ -107,6 +109,7 @@ export interface AblationResults {
     training: { lr: number; batchSize: number; lrScheduler: string; promptDropout: number; minSnrGamma: number | null; noiseOffset: number };
     dualWeights: Array<[number, number]>;
     toothLossWeight: number;
+    improvedBlender: string;
   };
   metrics: readonly MetricName[];
   /** The row `vsReference` compares with (absent when that arm was not run). */
@@ -122,9 +125,12 @@ interface Training {
   toothLossWeight?: number;
 }
 
-function trainingFor(arm: string, toothLossWeight: number): Training {
+/** What the improved arm trains: a blend through `blender` with the tooth-weighted loss. */
+interface ImprovedSpec { blender: string; toothLossWeight: number }
+
+function trainingFor(arm: string, improved: ImprovedSpec): Training {
   if (arm === 'lighting' || arm === 'segmentation') return { arm, condition: arm };
-  if (arm === 'improved') return { arm, condition: 'blend', blender: IMPROVED_DEFAULTS.blender, toothLossWeight };
+  if (arm === 'improved') return { arm, condition: 'blend', blender: improved.blender, toothLossWeight: improved.toothLossWeight };
   if (arm.startsWith('blend-')) return { arm, condition: 'blend', blender: arm.slice(6) };
   throw new ArgumentError(`--arms: "${arm}" is not a trained arm`);
 }
@@ -165,13 +171,15 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
   if (new Set(o.seeds).size !== o.seeds.length) throw new ArgumentError(`--seeds: a seed is repeated (${o.seeds.join(',')})`);
   for (const a of o.arms) if (!(ARM_NAMES as readonly string[]).includes(a)) throw new ArgumentError(`--arms: unknown arm "${a}"`);
   const toothWeight = o.toothLossWeight ?? IMPROVED_DEFAULTS.toothLossWeight;
+  const improved: ImprovedSpec = { blender: o.improvedBlender ?? IMPROVED_DEFAULTS.blender, toothLossWeight: toothWeight };
+  blenderByName(blenders, improved.blender); // an unknown name fails here, before any training
   const dualWeights = (o.dualWeights ?? DEFAULT_DUAL_WEIGHTS).map(([a, b]) => [a, b] as [number, number]);
   const seedsOf = (arm: string) => (HEADLINE_ARMS.has(arm) || o.allSeeds ? o.seeds : o.seeds.slice(0, 1));
 
   // 1. The trainings (dual needs the lighting and segmentation adapters).
   const trainedArms = [...new Set(o.arms.flatMap((a) => (a === 'dual' ? ['lighting', 'segmentation'] : [a])))];
   const order = ARM_NAMES.filter((a) => trainedArms.includes(a));
-  const jobs = order.flatMap((arm) => seedsOf(arm).map((seed) => ({ t: trainingFor(arm, toothWeight), seed })));
+  const jobs = order.flatMap((arm) => seedsOf(arm).map((seed) => ({ t: trainingFor(arm, improved), seed })));
   const adapterDir = (arm: string, seed: number) => join(o.out, 'arms', arm, `seed-${seed}`);
   const trainingInfo = new Map<string, { finalLoss?: number; seconds?: number }>();
   for (const [i, { t, seed }] of jobs.entries()) {
@@ -214,7 +222,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
       }
       continue;
     }
-    const t = trainingFor(arm, toothWeight);
+    const t = trainingFor(arm, improved);
     const label = arm === 'improved' ? `improved: blend (${t.blender}) + tooth-weighted loss x${toothWeight}` : t.blender ? `blend (${t.blender})` : `${arm} only`;
     rows.push({ id: arm, label, kind: 'trained', parts: [{ arm, weight: 1 }], headline: HEADLINE_ARMS.has(arm), seeds: seedsOf(arm) });
   }
@@ -278,7 +286,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
     out.push({
       id: row.id, label: row.label, kind: row.kind, headline: row.headline, seeds: row.seeds,
       conditions: row.parts.map((p) => {
-        const t = trainingFor(p.arm, toothWeight);
+        const t = trainingFor(p.arm, improved);
         return { condition: t.condition, weight: p.weight, ...(t.blender ? { blender: t.blender } : {}) };
       }),
       ...(row.id === 'improved' ? { toothLossWeight: toothWeight } : {}),
@@ -307,7 +315,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
       command: o.command, base: o.base, baseManifest: baseManifestSummary(o.base), data: o.data, steps: o.training.steps, seeds: o.seeds,
       count: o.count, samples: samplesOf, sampler: o.sampler,
       training: { lr: o.training.lr, batchSize: o.training.batchSize, lrScheduler: o.training.lrScheduler, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
-      dualWeights, toothLossWeight: toothWeight,
+      dualWeights, toothLossWeight: toothWeight, improvedBlender: improved.blender,
     },
     metrics: METRIC_NAMES,
     reference: reference ? reference.id : null,

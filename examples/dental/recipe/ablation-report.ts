@@ -124,7 +124,7 @@ function settingsHtml(r: AblationResults): string {
     ['sampler', `${s.sampler.scheduler}, ${s.sampler.steps} steps, guidance ${s.sampler.guidanceScale}, seed ${s.sampler.seed}`],
     ['evaluation', `the first ${s.count} validation samples: ${s.samples.join(', ')}`],
     ['dual weights', s.dualWeights.map(([a, b]) => `${a}:${b}`).join(', ')],
-    ['improved variant', `tooth-loss weight ${s.toothLossWeight}`],
+    ['improved variant', `blend through ${s.improvedBlender ?? 'mask-composite'}, tooth-loss weight ${s.toothLossWeight}`],
   ];
   return `<table id="settings">${rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n')}</table>`;
 }
