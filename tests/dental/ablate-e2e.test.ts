@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { ReferenceBackend } from '../../core/backends/reference.ts';
 import { generateDataset } from '../../examples/dental/generate.ts';
 import { type AblateOptions, ablate, readAblationResults } from '../../examples/dental/recipe/ablate.ts';
 import { pretrain } from '../../examples/dental/recipe/pretrain.ts';
-import type { TrainingOptions } from '../../examples/dental/recipe/run.ts';
+import { type TrainingOptions, loggedLosses } from '../../examples/dental/recipe/run.ts';
 import { SIZE_PRESETS } from '../../examples/dental/recipe/sizes.ts';
 
 let root: string, data: string, baseDir: string;
@@ -103,12 +103,22 @@ describe('dental ablate (smoke sizes)', () => {
     expect(html).not.toContain('not written');
   });
 
-  it('a rerun reuses every training and evaluation and writes the same figures', async () => {
+  it('a rerun reuses every training and evaluation and writes the same figures; a training that lost its adapter resumes from its checkpoint', async () => {
     const before = readFileSync(join(out(), 'results.json'), 'utf8');
+    // as if killed after its last checkpoint: the adapter files are gone, the checkpoint is there
+    const lost = join(out(), 'arms', 'segmentation', 'seed-1');
+    const adapterBytes = readFileSync(join(lost, 'adapter.safetensors'));
+    await rm(join(lost, 'adapter.safetensors'));
+    await rm(join(lost, 'adapter.json'));
+    // a mark in the log that only a resume keeps (a fresh run starts a fresh log)
+    const events = join(lost, 'events.jsonl');
+    await writeFile(events, readFileSync(events, 'utf8').replace(/"step":1,"loss":[^,]+/, '"step":1,"loss":123.5'));
     const lines: string[] = [];
     await ablate(options(lines));
-    expect(lines.filter((l) => /training/.test(l))).toEqual([]);
-    expect(lines.filter((l) => /reused$/.test(l))).toHaveLength(9 + 14);
+    expect(lines.filter((l) => /training/.test(l))).toEqual([`ablate: [4/9] segmentation seed 1: training 2 steps (segmentation) into ${lost}`]);
+    expect(Buffer.compare(readFileSync(join(lost, 'adapter.safetensors')), adapterBytes)).toBe(0);
+    expect(loggedLosses(events).get(1)).toBe(123.5);
+    expect(lines.filter((l) => /reused$/.test(l))).toHaveLength(8 + 14);
     const strip = (s: string) => { const j = JSON.parse(s); for (const r of j.rows) for (const p of r.perSeed) { delete p.trainingSeconds; delete p.finalLoss; } return j; };
     expect(strip(readFileSync(join(out(), 'results.json'), 'utf8'))).toEqual(strip(before));
   });

@@ -33,7 +33,7 @@ import {
 import { writeAblationReport } from './ablation-report.ts';
 import { DentalTensorDataset } from './data.ts';
 import { type EvalSet, loadEvalSet, sampleSet, type SampleSettings, writeComparisonGrid } from './evaluate.ts';
-import { activateAdapter, loadAdapterFile, loadBase, pipelineFor } from './models.ts';
+import { activateAdapter, loadAdapterFile, loadBase, pipelineFor, readModelJson } from './models.ts';
 import type { BaseManifest } from './pretrain.ts';
 import { type DiffusionRunOptions, loggedLosses, type TrainingOptions } from './run.ts';
 
@@ -170,6 +170,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
   if (!o.seeds.length) throw new ArgumentError('--seeds: give at least one seed');
   if (new Set(o.seeds).size !== o.seeds.length) throw new ArgumentError(`--seeds: a seed is repeated (${o.seeds.join(',')})`);
   for (const a of o.arms) if (!(ARM_NAMES as readonly string[]).includes(a)) throw new ArgumentError(`--arms: unknown arm "${a}"`);
+  readModelJson(o.base); // no base: say so before anything runs
   const toothWeight = o.toothLossWeight ?? IMPROVED_DEFAULTS.toothLossWeight;
   const improved: ImprovedSpec = { blender: o.improvedBlender ?? IMPROVED_DEFAULTS.blender, toothLossWeight: toothWeight };
   blenderByName(blenders, improved.blender); // an unknown name fails here, before any training
