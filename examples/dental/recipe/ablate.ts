@@ -16,8 +16,10 @@
  *   <out>/results.json  <out>/report.html   (ablation-report.ts)
  *
  * Resumable: a training whose adapter exists with the asked step count is reused, an unfinished
- * one resumes from its latest checkpoint; an evaluation made under the same settings is reused.
+ * one resumes from its latest checkpoint; an evaluation of the same adapter files, data, base and
+ * sampling settings is reused.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -228,17 +230,21 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
     rows.push({ id: arm, label, kind: 'trained', parts: [{ arm, weight: 1 }], headline: HEADLINE_ARMS.has(arm), seeds: seedsOf(arm) });
   }
 
-  const samplesOf: string[] = [];
+  const sampleKeys: string[] = [];
   const evalRow = async (row: RowSpec, seed: number, index: string): Promise<SampleMetrics[]> => {
     const dir = join(o.out, 'eval', row.id), path = join(dir, `seed-${seed}.json`), grid = join(dir, `grid-seed-${seed}.png`);
     const adapters = row.parts.map((p) => ({ ...p, dir: adapterDir(p.arm, seed) }));
-    const key = { sampler: o.sampler, count: o.count, steps: o.training.steps, adapters: adapters.map((a) => [a.arm, a.weight]) };
+    // what the figures depend on: a retrained adapter (other bytes), other data or base, other sampling -> sampled again
+    const key = {
+      sampler: o.sampler, count: o.count, data: resolve(o.data), base: resolve(o.base),
+      adapters: adapters.map((a) => [a.arm, a.weight, fileSha256(join(a.dir, 'adapter.safetensors'))]),
+    };
     const tag = `ablate: eval [${index}] ${row.id} seed ${seed}`;
     if (existsSync(path) && existsSync(grid)) {
       const saved = JSON.parse(readFileSync(path, 'utf8')) as { key: unknown; samples: string[]; metrics: Array<Record<MetricName, number | null>> };
       if (JSON.stringify(saved.key) === JSON.stringify(key)) {
         log(`${tag}: reused`);
-        if (!samplesOf.length) samplesOf.push(...saved.samples);
+        if (!sampleKeys.length) sampleKeys.push(...saved.samples);
         return saved.metrics.map((m) => Object.fromEntries(METRIC_NAMES.map((k) => [k, fromJson(m[k])])) as SampleMetrics);
       }
     }
@@ -268,7 +274,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
       { label: 'target', images: set.targets },
     ]);
     await writeFileAtomic(path, json({ key, samples: set.keys, metrics }));
-    if (!samplesOf.length) samplesOf.push(...set.keys);
+    if (!sampleKeys.length) sampleKeys.push(...set.keys);
     return metrics;
   };
 
@@ -314,7 +320,7 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
     format: 'ctrlora-ts/dental-ablation', version: 1,
     settings: {
       command: o.command, base: o.base, baseManifest: baseManifestSummary(o.base), data: o.data, steps: o.training.steps, seeds: o.seeds,
-      count: o.count, samples: samplesOf, sampler: o.sampler,
+      count: o.count, samples: sampleKeys, sampler: o.sampler,
       training: { lr: o.training.lr, batchSize: o.training.batchSize, lrScheduler: o.training.lrScheduler, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
       dualWeights, toothLossWeight: toothWeight, improvedBlender: improved.blender,
     },
@@ -326,6 +332,10 @@ export async function ablate(o: AblateOptions): Promise<{ results: AblationResul
   await writeFileAtomic(resultsPath, json(results));
   const report = await writeAblationReport(o.out, results);
   return { results, report, resultsPath };
+}
+
+function fileSha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 /** The mean loss of the last 50 logged steps of a finished training folder. */
