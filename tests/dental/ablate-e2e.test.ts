@@ -17,6 +17,7 @@ import { type AblateOptions, ablate, readAblationResults } from '../../examples/
 import { pretrain } from '../../examples/dental/recipe/pretrain.ts';
 import { type TrainingOptions, loggedLosses } from '../../examples/dental/recipe/run.ts';
 import { SIZE_PRESETS } from '../../examples/dental/recipe/sizes.ts';
+import { chromiumPath, renderPage } from './headless-chromium.ts';
 
 let root: string, data: string, baseDir: string;
 const backend = new ReferenceBackend();
@@ -101,6 +102,13 @@ describe('dental ablate (smoke sizes)', () => {
     expect((html.match(/<img src="data:image\/png;base64,/g) ?? []).length).toBe(results.rows.length + 5); // grids + loss curves of lighting, segmentation, alpha, mask-composite, improved
     expect(html).not.toMatch(/src="(?!data:)/);
     expect(html).not.toContain('not written');
+    // and the real report renders (where Chromium is installed; the browser test makes it mandatory under CI)
+    if (chromiumPath()) {
+      const page = await renderPage(report, 'document.querySelectorAll("#metrics tbody tr").length');
+      expect(page.errors).toEqual([]);
+      expect(page.images.every((i) => i.naturalWidth > 0)).toBe(true);
+      expect(page.value).toBe(results.rows.length);
+    }
   });
 
   it('a rerun reuses every training and evaluation and writes the same figures; a training that lost its adapter resumes from its checkpoint', async () => {
