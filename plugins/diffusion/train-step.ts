@@ -8,6 +8,7 @@
  *                                                               vanilla: x_t and the condition image)
  *   pred = UNet(x_t, t, context, residuals)
  *   loss = mean_n w_n * mean_{c,h,w} (pred - target)^2,  target = eps | v | z0, w = min-SNR weights or 1
+ *          (with per-pixel lossWeights m: mean_{c,h,w} m (pred - target)^2 / mean_{h,w} m per sample)
  *
  * Every random draw comes from the one `generator`, in a fixed order (documented on
  * `diffusionTrainingStep`), so a step is reproducible from the generator's state.
@@ -49,6 +50,12 @@ export interface DiffusionBatch {
   conditions?: Tensor;
   /** ctrLoRA base only: precomputed (cached) condition latents [N, 4, h, w], already scaled. */
   conditionLatents?: Tensor;
+  /**
+   * Per-latent-pixel loss weights [N, 1, h, w] (e.g. more weight on a region of interest), >= 0
+   * with a positive sum per sample. Each sample's loss becomes the weighted mean
+   * sum(m (pred - target)^2) / (C sum(m)), so a constant map changes nothing.
+   */
+  lossWeights?: Tensor;
 }
 
 export interface DiffusionTrainingOptions {
@@ -79,7 +86,7 @@ export interface DiffusionTrainingOptions {
 export interface DiffusionStepInfo {
   /** The timestep drawn for each sample. */
   timesteps: number[];
-  /** The per-sample MSE (mean over channels and pixels), before weighting. */
+  /** The per-sample MSE (mean over channels and pixels; weighted by lossWeights when given), before min-SNR weighting. */
   perSampleLoss: number[];
   /** Their mean: the loss without min-SNR weighting. */
   unweightedLoss: number;
@@ -171,7 +178,7 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
   const pred = unet.forward(noisy, timesteps, context, residuals);
 
   const target = predictionType === 'epsilon' ? noise : predictionType === 'v_prediction' ? scheduler.getVelocity(latents, noise, timesteps) : latents;
-  const perSample = pred.sub(target).square().mean([1, 2, 3]);
+  const perSample = batch.lossWeights ? weightedMse(pred, target, batch.lossWeights, op) : pred.sub(target).square().mean([1, 2, 3]);
   let loss: Tensor;
   let weights: number[];
   if (options.minSnrGamma !== undefined && options.minSnrGamma !== null) {
@@ -194,6 +201,18 @@ export function diffusionTrainingStep(models: DiffusionTrainingModels, batch: Di
       predictionType,
     },
   };
+}
+
+/** Per sample: sum(m (pred - target)^2) / (C sum(m)), m [N, 1, h, w] broadcast over channels. */
+function weightedMse(pred: Tensor, target: Tensor, m: Tensor, op: string): Tensor {
+  const [n, , h, w] = pred.shape as [number, number, number, number];
+  if (m.ndim !== 4 || m.shape[0] !== n || m.shape[1] !== 1 || m.shape[2] !== h || m.shape[3] !== w) {
+    throw new ShapeError(`${op}: lossWeights must be [${n}, 1, ${h}, ${w}], got ${fmtShape(m.shape)}`);
+  }
+  const weights = m.detach();
+  const sums = Array.from(weights.sum([1, 2, 3]).toArray());
+  if (!sums.every((s) => Number.isFinite(s) && s > 0)) throw new ArgumentError(`${op}: lossWeights must be finite with a positive sum per sample, got sums ${sums.join(', ')}`);
+  return pred.sub(target).square().mul(weights).mean([1, 2, 3]).div(weights.mean([1, 2, 3]));
 }
 
 function textContext(models: DiffusionTrainingModels, batch: DiffusionBatch, dropped: readonly boolean[], n: number, op: string, trainable: boolean): Tensor {

@@ -149,6 +149,30 @@ describe('diffusionTrainingStep', () => {
     expect(() => diffusionTrainingStep(models, batch, { generator: new Generator(1), controlStrength: Infinity })).toThrow(/controlStrength must be a finite number, got Infinity/);
   });
 
+  it('lossWeights [N, 1, h, w]: each sample\'s loss is sum(m (pred - eps)^2) / (C sum(m)); a constant map changes nothing', () => {
+    const [, c, h, w] = hand.pred.shape as [number, number, number, number];
+    // sample 0: only the left half counts; sample 1: weight 3 on the top row, 1 elsewhere
+    const m = new Float32Array(N * h * w).map((_, k) => {
+      const i = Math.floor(k / (h * w)), y = Math.floor((k % (h * w)) / w), x = k % w;
+      return i === 0 ? (x < w / 2 ? 1 : 0) : y === 0 ? 3 : 1;
+    });
+    const d = (hand.pred.sub(hand.noise).square().toArray());
+    const expected = [0, 1].map((i) => {
+      let num = 0, den = 0;
+      for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) num += m[i * h * w + p]! * d[(i * c + k) * h * w + p]!;
+      for (let p = 0; p < h * w; p++) den += m[i * h * w + p]!;
+      return num / (c * den);
+    });
+    const r = diffusionTrainingStep(models, { ...batch, lossWeights: tensor(m, [N, 1, h, w]) }, { generator: new Generator(42) });
+    expect(r.info.perSampleLoss[0]).toBeCloseTo(expected[0]!, 6);
+    expect(r.info.perSampleLoss[1]).toBeCloseTo(expected[1]!, 6);
+    expect(r.loss.item()).toBeCloseTo(mean(expected), 6);
+    const flat = diffusionTrainingStep(models, { ...batch, lossWeights: tensor(new Float32Array(N * h * w).fill(2.5), [N, 1, h, w]) }, { generator: new Generator(42) });
+    expect(flat.loss.item()).toBeCloseTo(mean(perSample(hand.pred, hand.noise)), 6);
+    expect(() => diffusionTrainingStep(models, { ...batch, lossWeights: tensor(new Float32Array(N * h * w), [N, 1, h, w]) }, { generator: new Generator(42) })).toThrow(/positive sum per sample/);
+    expect(() => diffusionTrainingStep(models, { ...batch, lossWeights: tensor(new Float32Array(N * c * h * w), [N, c, h, w]) }, { generator: new Generator(42) })).toThrow(/lossWeights must be \[2, 1, /);
+  });
+
   it('vanilla ControlNet: x_t and the condition image (as given, [0, 1]) go into the ControlNet', () => {
     const vanilla = ControlNetModel.fromUnet(unet, { seed: 6, conditioningEmbeddingChannels: [8, 16] });
     noGrad(() => init.normal_(vanilla.controlnet_mid_block.weight, 0, 0.05, { seed: 12 }));

@@ -27,7 +27,8 @@ import { type DentalItem, DentalTensorDataset, checkConditionName } from './data
 import { loadEvalSet, quality, sampleSet, writeComparisonGrid } from './evaluate.ts';
 import { CONDITION_RANGE, adapterExtras, loadBase, loraConfig, pipelineFor } from './models.ts';
 import { type DiffusionRunOptions, type StageResult, type TrainingOptions, runStage } from './run.ts';
-import { SCHEDULE } from './sizes.ts';
+import { SCHEDULE, latentSide } from './sizes.ts';
+import { checkToothLossWeight, toothLossWeights } from './tooth-loss.ts';
 
 export interface AdapterOptions extends DiffusionRunOptions {
   data: string;
@@ -43,6 +44,8 @@ export interface AdapterOptions extends DiffusionRunOptions {
   extractorOptions?: Readonly<Record<string, unknown>>;
   training: TrainingOptions;
   scheduler: string;
+  /** The improved variant: weight the loss toward the teeth (tooth-loss.ts); 0 or absent: the plain loss. */
+  toothLossWeight?: number;
 }
 
 /** What `adapter.json` records beside an adapter file. */
@@ -61,6 +64,8 @@ export interface AdapterInfo {
   base: string;
   steps: number;
   metrics: Record<string, number>;
+  /** Present when the adapter was trained with the tooth-weighted loss. */
+  toothLossWeight?: number;
 }
 
 export function readAdapterInfo(adapterPath: string): AdapterInfo {
@@ -75,6 +80,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   const condition = checkConditionName(o.condition);
   if (o.extractor && condition !== 'source') throw new ArgumentError(`--extractor ${o.extractor.name} makes the "source" condition; --condition is "${condition}"`);
   const t = o.training;
+  const toothWeight = checkToothLossWeight(o.toothLossWeight ?? 0);
   const base = await loadBase(o.base, { backend: o.backend });
   const { vae, unet, textEncoder, tokenizer, controlnet, lora, sizes } = base;
   // A fresh set for the new condition; the base conditions' sets are not used here.
@@ -83,8 +89,8 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   lora.addAdapter(name, loraConfig(sizes, t.seed + 1000));
   const trainable = selectCtrloraTrainable(controlnet, { adapter: name });
   const open = (split: 'train' | 'val') => DentalTensorDataset.open(o.data, {
-    size: sizes.imageSize, split, conditions: [condition], blender: o.blender, blenderOptions: o.blenderOptions,
-    extractor: o.extractor, extractorOptions: o.extractorOptions, backend: o.backend,
+    size: sizes.imageSize, split, conditions: toothWeight && condition !== 'segmentation' ? [condition, 'segmentation'] : [condition],
+    blender: o.blender, blenderOptions: o.blenderOptions, extractor: o.extractor, extractorOptions: o.extractorOptions, backend: o.backend,
   });
   const train = await open('train');
   const val = await loadEvalSet(await open('val'), o.validationCount);
@@ -111,6 +117,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
         latents: targets.latents(keys, stack(batch, (it) => it.target), ctx.generator),
         conditionLatents: conditions.latents(keys, stack(batch, (it) => it.conditions[condition]!), ctx.generator),
         prompts: batch.map((b) => b.prompt),
+        lossWeights: toothWeight ? toothLossWeights(stack(batch, (it) => it.conditions.segmentation!), latentSide(sizes), toothWeight) : undefined,
       }, { generator: ctx.generator, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset }).loss;
     },
     validate: async (ctx) => {
@@ -120,7 +127,9 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
     },
     config: {
       stage: 'adapter', condition, blender: o.blenderName ?? null, blenderOptions: o.blenderOptions ?? {},
-      ...(o.extractor ? { extractor: o.extractor.name, extractorOptions: o.extractorOptions ?? {} } : {}), base: resolve(o.base), sizes, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset },
+      ...(o.extractor ? { extractor: o.extractor.name, extractorOptions: o.extractorOptions ?? {} } : {}), base: resolve(o.base), sizes,
+      promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset, ...(toothWeight ? { toothLossWeight: toothWeight } : {}),
+    },
   }, t);
   const metrics = last.step === r.step && last.metrics ? last.metrics : await evaluate(null);
   await mkdir(o.out, { recursive: true });
@@ -129,7 +138,7 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   const info: AdapterInfo = {
     format: 'ctrlora-ts/dental-adapter', version: 1, name, condition, blender: condition === 'blend' ? o.blenderName ?? null : null,
     blenderOptions: { ...(o.blenderOptions ?? {}) }, extractor: o.extractor?.name ?? null, extractorOptions: { ...(o.extractorOptions ?? {}) },
-    base: o.base, steps: r.step, metrics,
+    base: o.base, steps: r.step, metrics, ...(toothWeight ? { toothLossWeight: toothWeight } : {}),
   };
   await writeFileAtomic(join(o.out, 'adapter.json'), new TextEncoder().encode(`${JSON.stringify(info, null, 1)}\n`));
   return { ...r, adapterPath, metrics };

@@ -12,6 +12,7 @@ import { EXTRACTORS } from '../../../plugins/conditions/index.ts';
 import { type DentalRecipe, conditionFrom, loadDentalRecipe, recipeOption, recipeSettings, withRecipe } from '../recipe-file.ts';
 import { schedulerPlugins } from '../../../plugins/schedulers/index.ts';
 import { trainAdapter } from './adapter.ts';
+import { registerAblateCommand } from './ablate-command.ts';
 import { CONDITION_NAMES } from './data.ts';
 import { type ParsedTrainingFlags, type TrainingDefaults, addTrainingOptions, integer, real, trainingOptions, useBackend } from './cli-options.ts';
 import { STAGES, STAGE_DEFAULTS, type Stage, pretrain } from './pretrain.ts';
@@ -51,12 +52,13 @@ function printResult(lines: Array<[string, string]>): void {
 interface AdapterFlags extends ParsedTrainingFlags {
   data: string; out: string; base: string; condition: string; scheduler: string;
   blender?: string; blendOption: Record<string, unknown>; extractor?: string; extractOption: Record<string, unknown>; recipe?: string;
+  toothLossWeight?: number;
 }
 
 /** What a `train` section of a --recipe may set (flags on the command line win). */
 const TRAIN_RECIPE_SETTINGS = {
   data: 'path', out: 'path', base: 'path', condition: 'string', blender: 'string', blendOption: 'object', extractor: 'string', extractOption: 'object',
-  steps: 'integer', batchSize: 'integer', seed: 'integer', lr: 'number', checkpointEvery: 'integer', validateEvery: 'integer',
+  steps: 'integer', batchSize: 'integer', seed: 'integer', lr: 'number', checkpointEvery: 'integer', validateEvery: 'integer', toothLossWeight: 'number',
 } as const;
 
 /**
@@ -78,6 +80,7 @@ async function runTrain(o: AdapterFlags, recipe: DentalRecipe, conditionGiven = 
     extractor: source.extractor, extractorOptions: source.extractorOptions ?? {},
     training, promptDropout: o.promptDropout ?? ADAPTER_DEFAULTS.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset,
     validationCount: o.validationCount, validationSteps: o.validationSteps, guidanceScale: o.guidanceScale, scheduler: o.scheduler,
+    toothLossWeight: o.toothLossWeight,
   });
 }
 
@@ -92,6 +95,7 @@ function addAdapterOptions(cmd: Command): Command {
     .option('--blend-option <key=value>', 'an option of the blender, repeatable; values are JSON', keyValue, {})
     .option('-e, --extractor <name>', `learn a condition extracted from the target render instead (${EXTRACTORS.map((make) => make().name).join(', ')}, or one a --recipe registers); implies --condition source`)
     .option('--extract-option <key=value>', 'an option of the extractor, repeatable; values are JSON', keyValue, {})
+    .option('--tooth-loss-weight <x>', 'weight the diffusion loss toward the teeth: a latent pixel counts 1 + x * its tooth fraction (from the segmentation map; 0: the plain loss; the ablation\'s improved arm uses 3)', real(0), 0)
     .addOption(recipeOption())
     .addOption(new Option('--scheduler <name>', 'sampler of the validation grids').choices(schedulerNames).default('ddim')), ADAPTER_DEFAULTS);
 }
@@ -185,6 +189,8 @@ export function addRecipeCommands(program: Command): void {
       if (r.metrics) console.log(`sample: PSNR ${r.metrics.psnr!.toFixed(2)} dB, SSIM ${r.metrics.ssim!.toFixed(3)}${r.metrics.psnr_no_control !== undefined ? ` (no control: ${r.metrics.psnr_no_control.toFixed(2)} dB, ${r.metrics.ssim_no_control!.toFixed(3)})` : ''}`);
       printResult([['grid', r.grid], ['images', join(o.out, 'images')]]);
     });
+
+  registerAblateCommand(program, ADAPTER_DEFAULTS);
 }
 
 /** `npm run dental`: the main job on its defaults. */
