@@ -198,7 +198,7 @@ export async function mainJob(generate: () => Promise<void>): Promise<void> {
   const data = 'runs/dental-data';
   if (!existsSync(join(SHIPPED_BASE, 'model.json'))) {
     console.error(
-      `dental: no shipped base in ${SHIPPED_BASE} yet (the base of stage 1 is trained with \`npm run dental -- pretrain\` (planned at about 70 minutes on an idle 2-core machine, see docs/dental.md); ` +
+      `dental: no base in ${SHIPPED_BASE} (the repository ships one; make your own with \`npm run dental -- pretrain\`, about 95 minutes on 2 cores, ` +
       `then \`npm run dental -- train --base runs/dental-pretrain/base\` and \`npm run dental -- sample --base runs/dental-pretrain/base\`).`,
     );
     process.exitCode = 2;
