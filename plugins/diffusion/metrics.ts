@@ -28,7 +28,8 @@ export function psnr(a: Tensor, b: Tensor): number[] {
   });
 }
 
-function gaussianWindow(size: number, sigma: number): Float64Array {
+/** A normalised 1-D Gaussian of `size` taps (SSIM's window is 11 taps, sigma 1.5). */
+export function gaussianWindow(size: number, sigma: number): Float64Array {
   const g = new Float64Array(size), r = (size - 1) / 2;
   let sum = 0;
   for (let i = 0; i < size; i++) sum += g[i] = Math.exp(-((i - r) ** 2) / (2 * sigma * sigma));
@@ -37,7 +38,7 @@ function gaussianWindow(size: number, sigma: number): Float64Array {
 }
 
 /** Separable weighted mean of `img` (h x w) at every valid window position. */
-function filterValid(img: Float64Array, h: number, w: number, g: Float64Array): Float64Array {
+export function filterValid(img: Float64Array, h: number, w: number, g: Float64Array): Float64Array {
   const k = g.length, oh = h - k + 1, ow = w - k + 1;
   const rows = new Float64Array(h * ow);
   for (let y = 0; y < h; y++) for (let x = 0; x < ow; x++) {

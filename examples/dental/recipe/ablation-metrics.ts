@@ -18,7 +18,7 @@
  * the per-seed means and their spread.
  */
 import { teethMask } from '../../../plugins/blenders/mask-composite.ts';
-import { psnr, ssim } from '../../../plugins/diffusion/metrics.ts';
+import { filterValid, gaussianWindow, psnr, ssim } from '../../../plugins/diffusion/metrics.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { ShapeError, fmtShape } from '../../../core/errors.ts';
 import { tensorToImages } from './evaluate.ts';
@@ -63,31 +63,6 @@ export function maskedPsnr(a: Tensor, b: Tensor, masks: readonly Uint8Array[]): 
   });
 }
 
-function gaussian(size: number, sigma: number): Float64Array {
-  const g = new Float64Array(size), r = (size - 1) / 2;
-  let s = 0;
-  for (let i = 0; i < size; i++) s += g[i] = Math.exp(-((i - r) ** 2) / (2 * sigma * sigma));
-  return g.map((v) => v / s);
-}
-
-/** Separable weighted mean at every valid window position (as plugins/diffusion/metrics.ts). */
-function filterValid(img: Float64Array, h: number, w: number, g: Float64Array): Float64Array {
-  const k = g.length, oh = h - k + 1, ow = w - k + 1;
-  const rows = new Float64Array(h * ow);
-  for (let y = 0; y < h; y++) for (let x = 0; x < ow; x++) {
-    let s = 0;
-    for (let j = 0; j < k; j++) s += g[j]! * img[y * w + x + j]!;
-    rows[y * ow + x] = s;
-  }
-  const out = new Float64Array(oh * ow);
-  for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
-    let s = 0;
-    for (let j = 0; j < k; j++) s += g[j]! * rows[(y + j) * ow + x]!;
-    out[y * ow + x] = s;
-  }
-  return out;
-}
-
 /**
  * SSIM of each image averaged over the valid windows whose centre pixel is masked (channel
  * mean). With a full mask this is exactly `ssim` of plugins/diffusion/metrics.ts. NaN where no
@@ -98,7 +73,7 @@ export function maskedSsim(a: Tensor, b: Tensor, masks: readonly Uint8Array[]): 
   const x = planes(a), y = b.toArray();
   const { c, h, w } = x, plane = h * w, k = SSIM_WINDOW, r = (k - 1) / 2;
   if (h < k || w < k) return masks.map(() => NaN);
-  const g = gaussian(k, 1.5), C1 = 0.01 ** 2, C2 = 0.03 ** 2, ow = w - k + 1, oh = h - k + 1;
+  const g = gaussianWindow(k, 1.5), C1 = 0.01 ** 2, C2 = 0.03 ** 2, ow = w - k + 1, oh = h - k + 1;
   return masks.map((m, i) => {
     let total = 0, windows = 0;
     for (let ch = 0; ch < c; ch++) {
