@@ -14,6 +14,7 @@
  *   {t:'run', id, key, spec, args: ({id}|number)[]}
  *   {t:'release', id}
  *   {t:'read', id, req}                  -> reply {req, data | error}
+ *   {t:'close'}                          frees every buffer and ends the thread (the backend's destroy)
  * Replies go on `replyPort`; then ctrl[0] is set to req and notified, so the caller can
  * block on Atomics.wait and take the reply with receiveMessageOnPort. When the thread ends,
  * ctrl[0] is set to -1 (WORKER_EXITED in worker-executor.ts) and notified.
@@ -154,6 +155,13 @@ async function handle(msg) {
       } catch (e) {
         reply({ req: msg.req, error: `read: ${String(/** @type {Error} */ (e).message ?? e)}` });
       }
+      return;
+    }
+    case 'close': {
+      // After everything queued before it: free the device buffers and let the thread end.
+      for (const h of handles.values()) if (h && typeof h.delete === 'function') h.delete();
+      handles.clear();
+      parentPort?.close();
       return;
     }
     case 'stats': {

@@ -175,6 +175,9 @@ export class WorkerExecutor implements Executor {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    void this.worker.terminate();
+    // The worker closes itself after the messages before this one. terminate() here would stop
+    // it mid-call into Dawn (a queued release destroying a GPU buffer), and Dawn's binding then
+    // throws into a terminating thread: a fatal error that takes the whole process down.
+    this.worker.postMessage({ t: 'close' });
   }
 }
