@@ -11,11 +11,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { noGrad } from '../../../core/autograd.ts';
 import type { Backend } from '../../../core/backend.ts';
 import { ArgumentError } from '../../../core/errors.ts';
 import { writeFileAtomic } from '../../../core/io/atomic.ts';
-import { concat } from '../../../core/ops/concat.ts';
 import type { ConditionBlender, ConditionExtractor } from '../../../core/plugins/tokens.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { DataLoader } from '../../../core/train/data-loader.ts';
@@ -23,7 +21,7 @@ import { LatentCache } from '../../../plugins/diffusion/latent-cache.ts';
 import { diffusionTrainingStep } from '../../../plugins/diffusion/train-step.ts';
 import { selectCtrloraTrainable } from '../../../plugins/lora/index.ts';
 import { DDPMScheduler } from '../../../plugins/schedulers/index.ts';
-import { type DentalItem, DentalTensorDataset, checkConditionName } from './data.ts';
+import { type DentalItem, DentalTensorDataset, checkConditionName, stackItems } from './data.ts';
 import { loadEvalSet, quality, sampleSet, writeComparisonGrid } from './evaluate.ts';
 import { CONDITION_RANGE, adapterExtras, loadBase, loraConfig, pipelineFor } from './models.ts';
 import { type DiffusionRunOptions, type StageResult, type TrainingOptions, runStage } from './run.ts';
@@ -98,7 +96,6 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
   const targets = new LatentCache(vae, { range: 'zeroOne' }); // targets are in [-1, 1] already
   const conditions = new LatentCache(vae, { range: CONDITION_RANGE });
   const models = { vae, unet, scheduler, textEncoder, tokenizer, controlnet };
-  const stack = (items: DentalItem[], pick: (it: DentalItem) => Tensor) => noGrad(() => concat(items.map((it) => { const x = pick(it); return x.reshape([1, ...x.shape]); }), 0));
   const pipeline = pipelineFor({ vae, unet, textEncoder, tokenizer, controlnet });
   const evaluate = async (path: string | null): Promise<Record<string, number>> => {
     const images = sampleSet(pipeline, val, [{ image: val.conditions[condition]! }], { scheduler: o.scheduler, steps: o.validationSteps, guidanceScale: o.guidanceScale, seed: t.seed });
@@ -114,10 +111,10 @@ export async function trainAdapter(o: AdapterOptions): Promise<StageResult & { a
     trainingStep: (batch, ctx) => {
       const keys = batch.map((b) => b.key);
       return diffusionTrainingStep(models, {
-        latents: targets.latents(keys, stack(batch, (it) => it.target), ctx.generator),
-        conditionLatents: conditions.latents(keys, stack(batch, (it) => it.conditions[condition]!), ctx.generator),
+        latents: targets.latents(keys, stackItems(batch, (it) => it.target), ctx.generator),
+        conditionLatents: conditions.latents(keys, stackItems(batch, (it) => it.conditions[condition]!), ctx.generator),
         prompts: batch.map((b) => b.prompt),
-        lossWeights: toothWeight ? toothLossWeights(stack(batch, (it) => it.conditions.segmentation!), latentSide(sizes), toothWeight) : undefined,
+        lossWeights: toothWeight ? toothLossWeights(stackItems(batch, (it) => it.conditions.segmentation!), latentSide(sizes), toothWeight) : undefined,
       }, { generator: ctx.generator, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset }).loss;
     },
     validate: async (ctx) => {

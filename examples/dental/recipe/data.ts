@@ -8,6 +8,8 @@
  */
 import type { Backend } from '../../../core/backend.ts';
 import { ArgumentError } from '../../../core/errors.ts';
+import { noGrad } from '../../../core/autograd.ts';
+import { stack } from '../../../core/ops/concat.ts';
 import { tensor } from '../../../core/ops/creation.ts';
 import type { ConditionBlender, ConditionExtractor, Image } from '../../../core/plugins/tokens.ts';
 import type { Tensor } from '../../../core/tensor.ts';
@@ -30,6 +32,11 @@ export interface DentalItem {
   target: Tensor;
   /** [3, H, W] in [0, 1], by condition name. */
   conditions: Record<string, Tensor>;
+}
+
+/** One tensor of each item of a batch (picked with its index), stacked on a new first axis, outside the graph. */
+export function stackItems(items: readonly DentalItem[], pick: (it: DentalItem, i: number) => Tensor): Tensor {
+  return noGrad(() => stack(items.map(pick), 0));
 }
 
 /** HWC float image -> [C, H, W] tensor. */

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../../core/io/atomic.ts';
-import { concat } from '../../../core/ops/concat.ts';
+import { stack } from '../../../core/ops/concat.ts';
 import type { Image } from '../../../core/plugins/tokens.ts';
 import type { SampleCondition } from '../../../core/index.ts';
 import type { Tensor } from '../../../core/tensor.ts';
@@ -27,10 +27,9 @@ export interface EvalSet {
 export async function loadEvalSet(ds: DentalTensorDataset, count: number): Promise<EvalSet> {
   const n = Math.min(count, ds.length);
   const b = await ds.batch(Array.from({ length: n }, (_, i) => i));
-  const stack = (ts: Tensor[]) => concat(ts.map((t) => t.reshape([1, ...t.shape])), 0);
   const conditions: Record<string, Tensor> = {};
-  for (const [k, v] of Object.entries(b.conditions)) conditions[k] = stack(v);
-  return { keys: b.keys, prompts: b.prompts, targets: stack(b.targets).add(1).div(2), conditions };
+  for (const [k, v] of Object.entries(b.conditions)) conditions[k] = stack(v, 0);
+  return { keys: b.keys, prompts: b.prompts, targets: stack(b.targets, 0).add(1).div(2), conditions };
 }
 
 export interface SampleSettings {

@@ -25,7 +25,6 @@ import { writeFileAtomic } from '../../../core/io/atomic.ts';
 import { saveSafetensors } from '../../../core/io/safetensors.ts';
 import { noGrad } from '../../../core/autograd.ts';
 import { loadModule } from '../../../core/io/checkpoint.ts';
-import { concat } from '../../../core/ops/concat.ts';
 import { copyInto } from '../../../core/nn/parameter.ts';
 import type { Tensor } from '../../../core/tensor.ts';
 import { DataLoader } from '../../../core/train/data-loader.ts';
@@ -36,7 +35,7 @@ import { psnr, meanFinite } from '../../../plugins/diffusion/metrics.ts';
 import { diffusionTrainingStep } from '../../../plugins/diffusion/train-step.ts';
 import { LoraModel } from '../../../plugins/lora/index.ts';
 import { DDPMScheduler } from '../../../plugins/schedulers/index.ts';
-import { type DentalItem, DentalTensorDataset, MAP_CONDITIONS } from './data.ts';
+import { type DentalItem, DentalTensorDataset, MAP_CONDITIONS, stackItems } from './data.ts';
 import { type EvalSet, loadEvalSet, quality, sampleSet, writeComparisonGrid } from './evaluate.ts';
 import {
   BASE_CONDITIONS, CONDITION_RANGE, adapterExtras, buildTextModels, buildUnet, buildVae, loraConfig, pipelineFor, readModelJson,
@@ -95,11 +94,6 @@ interface DoneRecord {
 
 const collate = (items: DentalItem[]) => items;
 type Batch = DentalItem[];
-
-/** One tensor of each item of the batch, stacked on a new first axis. */
-function stacked(items: Batch, pick: (it: DentalItem) => Tensor): Tensor {
-  return noGrad(() => concat(items.map((it) => { const t = pick(it); return t.reshape([1, ...t.shape]); }), 0));
-}
 
 async function openData(o: PretrainOptions, split: 'train' | 'val', conditions: readonly string[]): Promise<DentalTensorDataset> {
   return DentalTensorDataset.open(o.data, { size: o.sizes.imageSize, split, conditions, backend: o.backend });
@@ -194,7 +188,7 @@ async function vaeStage(o: PretrainOptions, baseDir: string): Promise<DoneRecord
     name: 'vae', outDir: join(o.out, 'vae'), models: { vae }, parameters: vae.parameters(), data: loader(train, t),
     trainingStep: (batch, ctx) => {
       // L1 keeps the thin lines of the edge and segmentation maps that MSE averages away.
-      const x = noGrad(() => concat(batch.map((it, i) => { const v = toVae(it, kindOf(ctx.step, ctx.microBatch, i)); return v.reshape([1, ...v.shape]); }), 0));
+      const x = stackItems(batch, (it, i) => toVae(it, kindOf(ctx.step, ctx.microBatch, i)));
       return vae.loss(x, { klWeight: vaeKlWeight(o.sizes.imageSize), reconstruction: 'l1', generator: ctx.generator }).loss;
     },
     validate: async (ctx) => ({ metrics: await evaluate(join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)), samplePaths: [join(ctx.samplesDir, `step-${String(ctx.step).padStart(6, '0')}.png`)] }),
@@ -242,7 +236,7 @@ async function t2iStage(o: PretrainOptions, baseDir: string): Promise<DoneRecord
   const r = await runStage<Batch>({
     name: 't2i', outDir: join(o.out, 't2i'), models: { unet, textEncoder }, parameters: [...unet.parameters(), ...textEncoder.parameters()], data: loader(train, t),
     trainingStep: (batch, ctx) => diffusionTrainingStep(models, {
-      latents: targets.latents(batch.map((b) => b.key), stacked(batch, (it) => it.target), ctx.generator),
+      latents: targets.latents(batch.map((b) => b.key), stackItems(batch, (it) => it.target), ctx.generator),
       prompts: batch.map((b) => b.prompt),
     }, { generator: ctx.generator, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset, trainTextEncoder: true }).loss,
     validate: async (ctx) => {
@@ -301,8 +295,8 @@ async function controlnetStage(o: PretrainOptions, baseDir: string): Promise<Don
       lora.setActiveAdapters([c]);
       const keys = batch.map((b) => b.key);
       return diffusionTrainingStep(models, {
-        latents: targets.latents(keys, stacked(batch, (it) => it.target), ctx.generator),
-        conditionLatents: conditionCaches[c]!.latents(keys, stacked(batch, (it) => it.conditions[c]!), ctx.generator),
+        latents: targets.latents(keys, stackItems(batch, (it) => it.target), ctx.generator),
+        conditionLatents: conditionCaches[c]!.latents(keys, stackItems(batch, (it) => it.conditions[c]!), ctx.generator),
         prompts: batch.map((b) => b.prompt),
       }, { generator: ctx.generator, promptDropout: o.promptDropout, minSnrGamma: o.minSnrGamma, noiseOffset: o.noiseOffset }).loss;
     },
