@@ -26,7 +26,11 @@ export interface PageReport {
 
 interface Message { id?: number; method?: string; params?: Record<string, any>; result?: Record<string, any>; error?: { message: string }; sessionId?: string }
 
-export async function renderPage(file: string, expression = 'null', timeoutMs = 60_000): Promise<PageReport> {
+/**
+ * `timeoutMs` only catches a browser that hangs (it is killed, and the test fails naming that):
+ * 10 minutes, far beyond what a loaded machine needs, like the suite's own hang limit.
+ */
+export async function renderPage(file: string, expression = 'null', timeoutMs = 600_000): Promise<PageReport> {
   const exe = chromiumPath();
   if (!exe) throw new Error('no chromium (set CHROMIUM_PATH or install Debian\'s chromium)');
   const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
